@@ -1,0 +1,145 @@
+//! Check-in, refusal, check-out, void, and the day's list and figures.
+
+use haven_domain::{
+    Invalid,
+    auth::Action,
+    visit::{CheckInDraft, check_out_time, check_void, prepare_check_in, prepare_refusal},
+};
+use haven_store::{Created, NewVisitRecord, Store, VisitRow};
+use time::OffsetDateTime;
+
+use crate::{AppError, AppResult, Ctx, clients::settings_of};
+
+/// Checks a client in at their site. With an idempotency key, a retried
+/// request returns the first visit (and `Created::Replayed`).
+pub async fn check_in(
+    store: &Store,
+    ctx: &Ctx,
+    client_id: &str,
+    draft: &CheckInDraft,
+    idempotency_key: Option<&str>,
+) -> AppResult<(VisitRow, Created)> {
+    let site_id = client_site_for_visit(store, ctx, client_id).await?;
+    let audit = ctx.allow(store, Action::RecordVisit, &site_id).await?;
+    let site = store.site(&site_id).await?;
+    let v = prepare_check_in(draft, &settings_of(&site), haven_domain::clock::now())?;
+    let key = match idempotency_key.map(str::trim) {
+        Some(k) if k.is_empty() || k.len() > 200 => {
+            return Err(Invalid::one("Idempotency-Key", "must be 1–200 characters").into());
+        }
+        other => other.map(str::to_string),
+    };
+    Ok(store
+        .create_visit(
+            &audit,
+            &site_id,
+            &NewVisitRecord {
+                client_id: client_id.to_string(),
+                status: "attended",
+                arrived_at: v.arrived_at,
+                substances: v.substances,
+                route: v.route,
+                otherwise_place: v.otherwise_place,
+                refusal_reason: None,
+                idempotency_key: key,
+            },
+        )
+        .await?)
+}
+
+/// Records a refusal with its reason (dcr-practice §4.2: refusals counted by reason).
+pub async fn refuse(store: &Store, ctx: &Ctx, client_id: &str, reason: &str, at: Option<OffsetDateTime>) -> AppResult<VisitRow> {
+    let site_id = client_site_for_visit(store, ctx, client_id).await?;
+    let audit = ctx.allow(store, Action::RecordVisit, &site_id).await?;
+    let site = store.site(&site_id).await?;
+    let (reason, at) = prepare_refusal(reason, at, &settings_of(&site), haven_domain::clock::now())?;
+    let (row, _) = store
+        .create_visit(
+            &audit,
+            &site_id,
+            &NewVisitRecord {
+                client_id: client_id.to_string(),
+                status: "refused",
+                arrived_at: at,
+                substances: Vec::new(),
+                route: None,
+                otherwise_place: None,
+                refusal_reason: Some(reason),
+                idempotency_key: None,
+            },
+        )
+        .await?;
+    Ok(row)
+}
+
+/// A client not at any of the actor's sites: the error names the field.
+async fn client_site_for_visit(store: &Store, ctx: &Ctx, client_id: &str) -> AppResult<String> {
+    match crate::clients::client_site(store, ctx, client_id).await {
+        Err(AppError::NotFound) => Err(Invalid::one("client_id", "no such client at a site where you have a role").into()),
+        other => other,
+    }
+}
+
+async fn visit_site(store: &Store, ctx: &Ctx, visit_id: &str) -> AppResult<String> {
+    let site_id = store.visit_site(visit_id).await?;
+    // A visit at a site where the actor has no role is simply not found.
+    if ctx.actor.role_at(&site_id).is_none() {
+        return Err(AppError::NotFound);
+    }
+    Ok(site_id)
+}
+
+/// Checks a visit out.
+pub async fn check_out(store: &Store, ctx: &Ctx, visit_id: &str, left_at: Option<OffsetDateTime>) -> AppResult<VisitRow> {
+    let site_id = visit_site(store, ctx, visit_id).await?;
+    let audit = ctx.allow(store, Action::RecordVisit, &site_id).await?;
+    let v = store.visit(&site_id, visit_id).await?;
+    let t = check_out_time(&v.state(), left_at, haven_domain::clock::now())?;
+    store.check_out(&audit, &site_id, visit_id, t).await?;
+    Ok(store.visit(&site_id, visit_id).await?)
+}
+
+/// Voids a mistaken visit with a reason.
+pub async fn void(store: &Store, ctx: &Ctx, visit_id: &str, reason: &str) -> AppResult<VisitRow> {
+    let site_id = visit_site(store, ctx, visit_id).await?;
+    let audit = ctx.allow(store, Action::VoidVisit, &site_id).await?;
+    let v = store.visit(&site_id, visit_id).await?;
+    let reason = check_void(&v.state(), reason)?;
+    store.void_visit(&audit, &site_id, visit_id, &reason).await?;
+    Ok(store.visit(&site_id, visit_id).await?)
+}
+
+/// A site's visits on a local date (the site's time zone), optionally
+/// filtered by client code prefix. Voided visits only for managers.
+pub async fn on_date(store: &Store, ctx: &Ctx, site_id: &str, date: time::Date, code_prefix: Option<&str>) -> AppResult<Vec<VisitRow>> {
+    ctx.allow(store, Action::ViewVisits, site_id).await?;
+    let site = store.site(site_id).await?;
+    let (from, to) = haven_domain::clock::local_day_bounds(&site.timezone, date)
+        .ok_or_else(|| AppError::Internal(format!("bad time zone {}", site.timezone)))?;
+    let show_void = ctx.can(Action::ViewAccessLog, site_id);
+    Ok(store
+        .visits_between(site_id, from, to, code_prefix, 1_000)
+        .await?
+        .into_iter()
+        .filter(|v| show_void || v.voided_at.is_none())
+        .collect())
+}
+
+/// Today's local date at a site.
+pub async fn today(store: &Store, site_id: &str) -> AppResult<time::Date> {
+    let site = store.site(site_id).await?;
+    haven_domain::clock::local_date(&site.timezone, haven_domain::clock::now())
+        .ok_or_else(|| AppError::Internal(format!("bad time zone {}", site.timezone)))
+}
+
+/// Today's aggregate figures for the home page (any role at the site).
+pub async fn today_figures(store: &Store, ctx: &Ctx, site_id: &str) -> AppResult<haven_domain::visit::DayFigures> {
+    ctx.allow(store, Action::ViewSiteFigures, site_id).await?;
+    let site = store.site(site_id).await?;
+    let date = today(store, site_id).await?;
+    let (from, to) = haven_domain::clock::local_day_bounds(&site.timezone, date)
+        .ok_or_else(|| AppError::Internal(format!("bad time zone {}", site.timezone)))?;
+    let rows = store.visits_between(site_id, from, to, None, 100_000).await?;
+    let summaries: Vec<_> = rows.iter().map(|v| v.summary()).collect();
+    Ok(haven_domain::visit::day_figures(&summaries))
+}
