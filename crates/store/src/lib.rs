@@ -12,6 +12,7 @@ mod sessions;
 mod sites;
 mod users;
 mod visits;
+mod raw;
 
 pub use audit::{AuditCtx, AuditRow, verify as verify_audit};
 pub use bulk::{BulkClient, BulkVisit};
@@ -226,4 +227,32 @@ pub fn new_id() -> String {
 
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+impl Store {
+    /// Creates a database (PostgreSQL only): for test fixtures.
+    #[doc(hidden)]
+    pub async fn create_database_for_tests(&self, name: &str) -> Result<()> {
+        if let Store::Postgres(db) = self {
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(StoreError::Conflict("bad database name".into()));
+            }
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&db.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops a database (PostgreSQL only): for test fixtures.
+    #[doc(hidden)]
+    pub async fn drop_database_for_tests(&self, name: &str) -> Result<()> {
+        if let Store::Postgres(db) = self {
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(StoreError::Conflict("bad database name".into()));
+            }
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&db.pool)
+                .await?;
+        }
+        Ok(())
+    }
 }

@@ -1,1 +1,5 @@
+//! The one integration-test binary: store contract tests on both backends,
+//! HTTP flows against a real server, and browser tests in headless Chromium.
 
+mod common;
+mod contract;

@@ -1,0 +1,3 @@
+//! Shared fixtures.
+
+pub mod db;

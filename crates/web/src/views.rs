@@ -1,0 +1,826 @@
+//! Staff pages. Each handler: who is asking (from the session, never the
+//! form), what they sent, one use case, then a page or a redirect. Forms that
+//! fail validation are shown again with the input kept and the message at
+//! the field (status 422).
+
+use askama::Template;
+use axum::{
+    extract::{Path, Query, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use haven_app::{AppError, clients, sites, visits};
+use haven_domain::{
+    FieldError, Invalid,
+    auth::{Action, Role},
+    client::{ClientDraft, IdentityDraft},
+    visit::{CheckInDraft, OTHERWISE_PLACES},
+};
+use haven_store::{ClientRow, SiteRow, VisitRow};
+use serde::Deserialize;
+
+use crate::{
+    AppState,
+    error::{PageError, error_page},
+    form::FormData,
+    security::{ClientIp, RequestId, Staff, clear_cookie, session_cookie},
+};
+
+type PageResult = Result<Response, PageError>;
+
+/// Renders a template with a status.
+fn render<T: Template>(status: StatusCode, t: &T) -> Response {
+    match t.render() {
+        Ok(html) => {
+            let mut r = (status, Html(html)).into_response();
+            r.headers_mut().insert(header::VARY, HeaderValue::from_static("HX-Request, Cookie"));
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, error_page("Internal error", "the page could not be shown")).into_response()
+        }
+    }
+}
+
+/// Field errors as a template helper.
+#[derive(Debug, Clone, Default)]
+pub struct Errors(pub Vec<FieldError>);
+
+impl Errors {
+    /// The first message for a field.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+    }
+    /// No errors.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What every page's frame shows.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    username: String,
+    role: String,
+    site_code: String,
+    site_name: String,
+    csrf: String,
+    can_visit: bool,
+    can_clients: bool,
+    can_admin: bool,
+    current: &'static str,
+    notice: Option<String>,
+}
+
+async fn site_of(state: &AppState, staff: &Staff) -> Result<SiteRow, PageError> {
+    let Some(site_id) = &staff.site_id else {
+        return Err(PageError(AppError::Conflict("your account has no role at any site; ask a manager".into())));
+    };
+    Ok(state.store.site(site_id).await.map_err(AppError::from)?)
+}
+
+fn chrome(staff: &Staff, site: &SiteRow, current: &'static str, notice: Option<String>) -> Chrome {
+    let ctx = &staff.ctx;
+    Chrome {
+        username: ctx.actor.username.clone(),
+        role: ctx.actor.role_at(&site.id).map(Role::as_str).unwrap_or("").to_string(),
+        site_code: site.code.clone(),
+        site_name: site.name.clone(),
+        csrf: staff.csrf(),
+        can_visit: ctx.can(Action::RecordVisit, &site.id),
+        can_clients: ctx.can(Action::ViewClient, &site.id),
+        can_admin: ctx.can(Action::ManageSite, &site.id) || ctx.can(Action::ManageStaff, &site.id),
+        current,
+        notice,
+    }
+}
+
+fn hhmm(site: &SiteRow, t: time::OffsetDateTime) -> String {
+    haven_domain::clock::local_hhmm(&site.timezone, t)
+}
+
+fn local_datetime(site: &SiteRow, t: time::OffsetDateTime) -> String {
+    let d = haven_domain::clock::local_date(&site.timezone, t).map(|d| d.to_string()).unwrap_or_default();
+    format!("{d} {}", hhmm(site, t))
+}
+
+/// A visit as a table row.
+#[derive(Debug, Clone)]
+pub struct VisitLine {
+    id: String,
+    client_id: String,
+    client_code: String,
+    arrived: String,
+    left: String,
+    substances: String,
+    route: String,
+    status: String,
+    voided: bool,
+    void_reason: String,
+    open: bool,
+}
+
+fn visit_line(site: &SiteRow, v: &VisitRow, with_date: bool) -> VisitLine {
+    let fmt = |t| if with_date { local_datetime(site, t) } else { hhmm(site, t) };
+    VisitLine {
+        id: v.id.clone(),
+        client_id: v.client_id.clone(),
+        client_code: v.client_code.clone(),
+        arrived: fmt(v.arrived_at),
+        left: v.left_at.map(fmt).unwrap_or_default(),
+        substances: v.substance_list().join(" + "),
+        route: v.route.clone().unwrap_or_else(|| if v.status == "refused" { String::new() } else { "no consumption".into() }),
+        status: match (&v.status[..], &v.refusal_reason) {
+            ("refused", Some(r)) => format!("refused: {r}"),
+            (s, _) => s.to_string(),
+        },
+        voided: v.voided_at.is_some(),
+        void_reason: v.void_reason.clone().unwrap_or_default(),
+        open: v.status == "attended" && v.left_at.is_none() && v.voided_at.is_none(),
+    }
+}
+
+// ---------- login ----------
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    message: Option<String>,
+    expired: bool,
+    next: String,
+    username: String,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    expired: Option<String>,
+}
+
+/// Only local paths are followed after login (no open redirect).
+fn safe_next(next: &str) -> String {
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") && !next.starts_with("/logout") {
+        next.to_string()
+    } else {
+        "/".to_string()
+    }
+}
+
+pub async fn login_page(staff: Option<Staff>, Query(q): Query<LoginQuery>) -> Response {
+    if staff.is_some() {
+        return Redirect::to("/").into_response();
+    }
+    render(
+        StatusCode::OK,
+        &LoginPage { message: None, expired: q.expired.is_some(), next: safe_next(&q.next), username: String::new() },
+    )
+}
+
+pub async fn login_submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    RequestId(rid): RequestId,
+    form: FormData,
+) -> Response {
+    let username = form.get("username").trim().to_string();
+    let next = safe_next(form.get("next"));
+    let window = state.config.login_window;
+    let max = state.config.login_attempts;
+    let ip_key = format!("ip:{ip}");
+    let user_key = format!("user:{}", username.to_lowercase());
+    let again = |status, message: &str| {
+        render(status, &LoginPage { message: Some(message.into()), expired: false, next: next.clone(), username: username.clone() })
+    };
+    if state.limiter.blocked(&ip_key, max, window) || state.limiter.blocked(&user_key, max, window) {
+        return again(StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts. Wait a few minutes and try again.");
+    }
+    match haven_app::auth::login(&state.store, &username, form.get("password"), &rid).await {
+        Ok(s) => {
+            let mut r = Redirect::to(&next).into_response();
+            if let Ok(v) = HeaderValue::from_str(&session_cookie(&state, &s.secret)) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(AppError::Unauthenticated) => {
+            state.limiter.fail(&ip_key, window);
+            state.limiter.fail(&user_key, window);
+            again(StatusCode::UNAUTHORIZED, "The username or password is not right.")
+        }
+        Err(e) => PageError(e).into_response(),
+    }
+}
+
+pub async fn logout(State(state): State<AppState>, staff: Staff) -> PageResult {
+    if let Some(secret) = &staff.secret {
+        haven_app::auth::logout(&state.store, secret, &staff.ctx.actor, &staff.ctx.request_id).await?;
+    }
+    let mut r = Redirect::to("/login").into_response();
+    if let Ok(v) = HeaderValue::from_str(&clear_cookie(&state)) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+// ---------- home ----------
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    chrome: Chrome,
+    date: String,
+    opens: String,
+    closes: String,
+    timezone: String,
+    figures: haven_domain::visit::DayFigures,
+    sites: Vec<(String, String)>,
+}
+
+pub async fn home(State(state): State<AppState>, staff: Staff) -> PageResult {
+    let site = site_of(&state, &staff).await?;
+    let figures = visits::today_figures(&state.store, &staff.ctx, &site.id).await?;
+    let date = visits::today(&state.store, &site.id).await?;
+    let sites = sites::my_sites(&state.store, &staff.ctx).await?.into_iter().map(|s| (s.id, format!("{} {}", s.code, s.name))).collect();
+    Ok(render(
+        StatusCode::OK,
+        &HomePage {
+            chrome: chrome(&staff, &site, "home", None),
+            date: date.to_string(),
+            opens: site.opens.clone(),
+            closes: site.closes.clone(),
+            timezone: site.timezone.clone(),
+            figures,
+            sites,
+        },
+    ))
+}
+
+pub async fn switch_site(State(state): State<AppState>, staff: Staff, form: FormData) -> PageResult {
+    let site_id = form.get("site_id");
+    let Some(session) = &staff.session else { return Ok(Redirect::to("/").into_response()) };
+    if staff.ctx.actor.role_at(site_id).is_none() {
+        return Err(PageError(AppError::NotFound));
+    }
+    state.store.set_session_site(&session.id_hash, site_id).await.map_err(AppError::from)?;
+    Ok(Redirect::to("/").into_response())
+}
+
+// ---------- clients ----------
+
+#[derive(Template)]
+#[template(path = "clients.html")]
+struct ClientsPage {
+    chrome: Chrome,
+    q: String,
+    clients: Vec<ClientRow>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+pub async fn clients(State(state): State<AppState>, staff: Staff, Query(q): Query<SearchQuery>) -> PageResult {
+    let site = site_of(&state, &staff).await?;
+    let found = clients::search(&state.store, &staff.ctx, &site.id, &q.q).await?;
+    Ok(render(StatusCode::OK, &ClientsPage { chrome: chrome(&staff, &site, "clients", None), q: q.q, clients: found }))
+}
+
+/// The registration form's fields, kept on error.
+#[derive(Debug, Clone, Default)]
+pub struct ClientForm {
+    year_of_birth: String,
+    gender: String,
+    home_area: String,
+    alias: String,
+    flags: Vec<String>,
+    letters: String,
+    family_name: String,
+    given_name: String,
+    date_of_birth: String,
+    identity_name: String,
+    identity_chi: String,
+}
+
+#[derive(Template)]
+#[template(path = "client_new.html")]
+struct ClientNewPage {
+    chrome: Chrome,
+    form: ClientForm,
+    errors: Errors,
+    suggestions: Vec<clients::Suggestion>,
+    scheme: String,
+    genders: Vec<String>,
+    flag_options: Vec<String>,
+}
+
+fn client_new_page(staff: &Staff, site: &SiteRow, form: ClientForm, errors: Errors, suggestions: Vec<clients::Suggestion>) -> ClientNewPage {
+    let settings = clients::settings_of(site);
+    ClientNewPage {
+        chrome: chrome(staff, site, "clients", None),
+        form,
+        errors,
+        suggestions,
+        scheme: site.code_scheme.clone(),
+        genders: settings.genders,
+        flag_options: settings.client_flags,
+    }
+}
+
+pub async fn client_new(State(state): State<AppState>, staff: Staff) -> PageResult {
+    let site = site_of(&state, &staff).await?;
+    staff.ctx.allow(&state.store, Action::RegisterClient, &site.id).await?;
+    Ok(render(StatusCode::OK, &client_new_page(&staff, &site, ClientForm::default(), Errors::default(), Vec::new())))
+}
+
+pub async fn client_create(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
+    let site = site_of(&state, &staff).await?;
+    let form = ClientForm {
+        year_of_birth: f.get("year_of_birth").trim().into(),
+        gender: f.get("gender").into(),
+        home_area: f.get("home_area").into(),
+        alias: f.get("alias").into(),
+        flags: f.all("flags"),
+        letters: f.get("letters").into(),
+        family_name: f.get("family_name").into(),
+        given_name: f.get("given_name").into(),
+        date_of_birth: f.get("date_of_birth").into(),
+        identity_name: f.get("identity_name").into(),
+        identity_chi: f.get("identity_chi").into(),
+    };
+    let mut pre = Invalid::default();
+    let year_of_birth = match form.year_of_birth.parse::<i32>() {
+        Ok(y) => Some(y),
+        Err(_) if form.year_of_birth.is_empty() => None,
+        Err(_) => {
+            pre.push("year_of_birth", "enter a year as four digits, e.g. 1984");
+            None
+        }
+    };
+    let date_of_birth = match f.opt("date_of_birth") {
+        None => None,
+        Some(d) => match time::Date::parse(&d, time::macros::format_description!("[year]-[month]-[day]")) {
+            Ok(d) => Some(d),
+            Err(_) => {
+                pre.push("date_of_birth", "enter a date as YYYY-MM-DD");
+                None
+            }
+        },
+    };
+    if !pre.0.is_empty() {
+        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &client_new_page(&staff, &site, form, Errors(pre.0), Vec::new())));
+    }
+    let identity = (f.opt("identity_name").is_some() || f.opt("identity_chi").is_some()).then(|| IdentityDraft {
+        name: f.opt("identity_name"),
+        chi: f.opt("identity_chi"),
+        other_number: None,
+    });
+    let draft = ClientDraft {
+        year_of_birth,
+        gender: form.gender.clone(),
+        home_area: form.home_area.clone(),
+        alias: f.opt("alias"),
+        flags: form.flags.clone(),
+        letters: f.opt("letters"),
+        family_name: f.opt("family_name"),
+        given_name: f.opt("given_name"),
+        date_of_birth,
+        identity,
+    };
+    let confirmed = f.get("confirm") == "1";
+    match clients::register(&state.store, &staff.ctx, &site.id, &draft, confirmed).await {
+        Ok(clients::Registration::Created(c)) => Ok(Redirect::to(&format!("/clients/{}?registered=1", c.id)).into_response()),
+        Ok(clients::Registration::PossibleDuplicates(s)) => {
+            Ok(render(StatusCode::OK, &client_new_page(&staff, &site, form, Errors::default(), s)))
+        }
+        Err(AppError::Invalid(inv)) => {
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &client_new_page(&staff, &site, form, Errors(inv.0), Vec::new())))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "client.html")]
+struct ClientPage {
+    chrome: Chrome,
+    client: ClientRow,
+    registered: String,
+    flags: Vec<String>,
+    identity: Option<haven_store::IdentityRow>,
+    visits: Vec<VisitLine>,
+    merges: Vec<haven_store::MergeRow>,
+    can_merge: bool,
+    merge_form: (String, String),
+    merge_error: Option<String>,
+    access_log: Option<Vec<(String, String, String, String)>>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ClientQuery {
+    #[serde(default)]
+    registered: Option<String>,
+    #[serde(default)]
+    merged: Option<String>,
+}
+
+async fn client_page_with(
+    state: &AppState,
+    staff: &Staff,
+    id: &str,
+    notice: Option<String>,
+    merge_form: (String, String),
+    merge_error: Option<String>,
+) -> PageResult {
+    let site = site_of(state, staff).await?;
+    let view = clients::view(&state.store, &staff.ctx, &site.id, id).await?;
+    let access_log = view.access_log.map(|rows| {
+        rows.into_iter()
+            .map(|a| {
+                let when = haven_domain::clock::rfc3339(a.at);
+                (when, a.actor_name, a.role.unwrap_or_default(), format!("{} {}", a.action, a.subject_type))
+            })
+            .collect()
+    });
+    let status = if merge_error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(render(
+        status,
+        &ClientPage {
+            chrome: chrome(staff, &site, "clients", notice),
+            registered: local_datetime(&site, view.client.registered_at),
+            flags: view.client.flag_list(),
+            visits: view.visits.iter().map(|v| visit_line(&site, v, true)).collect(),
+            client: view.client,
+            identity: view.identity,
+            merges: view.merges,
+            can_merge: staff.ctx.can(Action::MergeClients, &site.id),
+            merge_form,
+            merge_error,
+            access_log,
+        },
+    ))
+}
+
+pub async fn client_page(State(state): State<AppState>, staff: Staff, Path(id): Path<String>, Query(q): Query<ClientQuery>) -> PageResult {
+    let notice = if q.registered.is_some() {
+        Some("Client registered.".to_string())
+    } else if q.merged.is_some() {
+        Some("Records merged.".to_string())
+    } else {
+        None
+    };
+    client_page_with(&state, &staff, &id, notice, Default::default(), None).await
+}
+
+pub async fn client_merge(State(state): State<AppState>, staff: Staff, Path(id): Path<String>, f: FormData) -> PageResult {
+    let site = site_of(&state, &staff).await?;
+    let from_code = f.get("from_code").trim().to_string();
+    let reason = f.get("reason").to_string();
+    let from = match state.store.client_by_code(&site.id, &from_code).await {
+        Ok(c) => c,
+        Err(_) => {
+            return client_page_with(&state, &staff, &id, None, (from_code.clone(), reason), Some(format!("no client with code {from_code} at this site"))).await;
+        }
+    };
+    match clients::merge(&state.store, &staff.ctx, &site.id, &from.id, &id, &reason).await {
+        Ok(_) => Ok(Redirect::to(&format!("/clients/{id}?merged=1")).into_response()),
+        Err(AppError::Invalid(inv)) => {
+            let m = inv.0.first().map(|e| e.message.clone()).unwrap_or_default();
+            client_page_with(&state, &staff, &id, None, (from_code, reason), Some(m)).await
+        }
+        Err(AppError::Conflict(m)) => client_page_with(&state, &staff, &id, None, (from_code, reason), Some(m)).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn client_unmerge(State(state): State<AppState>, staff: Staff, Path(id): Path<String>, f: FormData) -> PageResult {
+    let site = site_of(&state, &staff).await?;
+    clients::unmerge(&state.store, &staff.ctx, &site.id, f.get("merge_id")).await?;
+    Ok(Redirect::to(&format!("/clients/{id}")).into_response())
+}
+
+// ---------- check-in ----------
+
+/// The check-in form's fields, kept on error.
+#[derive(Debug, Clone, Default)]
+pub struct CheckInForm {
+    substances: Vec<String>,
+    route: String,
+    otherwise_place: String,
+}
+
+#[derive(Template)]
+#[template(path = "checkin.html")]
+struct CheckInPage {
+    chrome: Chrome,
+    q: String,
+    matches: Vec<ClientRow>,
+    selected: Option<ClientRow>,
+    form: CheckInForm,
+    errors: Errors,
+    substances: Vec<String>,
+    routes: Vec<String>,
+    places: Vec<&'static str>,
+    refusal_reasons: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct CheckInQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    client: Option<String>,
+    #[serde(default)]
+    done: Option<String>,
+    #[serde(default)]
+    refused: Option<String>,
+}
+
+fn checkin_page_for(staff: &Staff, site: &SiteRow, q: String, matches: Vec<ClientRow>, selected: Option<ClientRow>, form: CheckInForm, errors: Errors, notice: Option<String>) -> CheckInPage {
+    let settings = clients::settings_of(site);
+    CheckInPage {
+        chrome: chrome(staff, site, "checkin", notice),
+        q,
+        matches,
+        selected,
+        form,
+        errors,
+        substances: settings.substances,
+        routes: settings.routes,
+        places: OTHERWISE_PLACES.to_vec(),
+        refusal_reasons: settings.refusal_reasons,
+    }
+}
+
+pub async fn checkin_page(State(state): State<AppState>, staff: Staff, Query(q): Query<CheckInQuery>) -> PageResult {
+    let site = site_of(&state, &staff).await?;
+    staff.ctx.allow(&state.store, Action::RecordVisit, &site.id).await?;
+    let notice = match (&q.done, &q.refused) {
+        (Some(code), _) => Some(format!("Checked in {code}.")),
+        (_, Some(code)) => Some(format!("Refusal recorded for {code}.")),
+        _ => None,
+    };
+    if let Some(id) = &q.client {
+        let c = clients::get(&state.store, &staff.ctx, id).await?;
+        return Ok(render(StatusCode::OK, &checkin_page_for(&staff, &site, String::new(), Vec::new(), Some(c), CheckInForm::default(), Errors::default(), notice)));
+    }
+    let matches = clients::search(&state.store, &staff.ctx, &site.id, &q.q).await?;
+    // An exact code match goes straight to the form: the fast path for a practised worker.
+    if let Some(exact) = matches.iter().find(|c| c.code.eq_ignore_ascii_case(q.q.trim())) {
+        return Ok(Redirect::to(&format!("/checkin?client={}", exact.id)).into_response());
+    }
+    Ok(render(StatusCode::OK, &checkin_page_for(&staff, &site, q.q, matches, None, CheckInForm::default(), Errors::default(), notice)))
+}
+
+pub async fn checkin_submit(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
+    let site = site_of(&state, &staff).await?;
+    let client_id = f.get("client_id").to_string();
+    let form = CheckInForm { substances: f.all("substances"), route: f.get("route").into(), otherwise_place: f.get("otherwise_place").into() };
+    let draft = CheckInDraft {
+        substances: form.substances.clone(),
+        route: Some(form.route.clone()).filter(|r| !r.is_empty()),
+        otherwise_place: f.opt("otherwise_place"),
+        arrived_at: None,
+    };
+    match visits::check_in(&state.store, &staff.ctx, &client_id, &draft, None).await {
+        Ok((v, _)) => {
+            let code: String = form_urlencoded::byte_serialize(v.client_code.as_bytes()).collect();
+            Ok(Redirect::to(&format!("/checkin?done={code}")).into_response())
+        }
+        Err(AppError::Invalid(inv)) => {
+            let c = clients::get(&state.store, &staff.ctx, &client_id).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &checkin_page_for(&staff, &site, String::new(), Vec::new(), Some(c), form, Errors(inv.0), None)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn refuse_submit(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
+    let v = visits::refuse(&state.store, &staff.ctx, f.get("client_id"), f.get("reason"), None).await?;
+    let code: String = form_urlencoded::byte_serialize(v.client_code.as_bytes()).collect();
+    Ok(Redirect::to(&format!("/checkin?refused={code}")).into_response())
+}
+
+// ---------- visits ----------
+
+#[derive(Template)]
+#[template(path = "visits.html")]
+struct VisitsPage {
+    chrome: Chrome,
+    date: String,
+    q: String,
+    visits: Vec<VisitLine>,
+    can_void: bool,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct VisitsQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    notice: Option<String>,
+}
+
+pub async fn visits_page(State(state): State<AppState>, staff: Staff, Query(q): Query<VisitsQuery>) -> PageResult {
+    let site = site_of(&state, &staff).await?;
+    let today = visits::today(&state.store, &site.id).await?;
+    let (date, error) = if q.date.is_empty() {
+        (today, None)
+    } else {
+        match time::Date::parse(&q.date, time::macros::format_description!("[year]-[month]-[day]")) {
+            Ok(d) => (d, None),
+            Err(_) => (today, Some(format!("“{}” is not a date; showing today", q.date))),
+        }
+    };
+    let prefix = Some(q.q.as_str()).filter(|s| !s.trim().is_empty());
+    let rows = visits::on_date(&state.store, &staff.ctx, &site.id, date, prefix).await?;
+    let notice = q.notice.map(|n| match n.as_str() {
+        "out" => "Checked out.".to_string(),
+        "void" => "Visit voided.".to_string(),
+        _ => String::new(),
+    });
+    Ok(render(
+        if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK },
+        &VisitsPage {
+            chrome: chrome(&staff, &site, "visits", notice.filter(|n| !n.is_empty())),
+            date: date.to_string(),
+            q: q.q,
+            visits: rows.iter().map(|v| visit_line(&site, v, false)).collect(),
+            can_void: staff.ctx.can(Action::VoidVisit, &site.id),
+            error,
+        },
+    ))
+}
+
+pub async fn visit_checkout(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> PageResult {
+    match visits::check_out(&state.store, &staff.ctx, &id, None).await {
+        Ok(_) => Ok(Redirect::to("/visits?notice=out").into_response()),
+        Err(AppError::Invalid(inv)) => Err(PageError(AppError::Conflict(inv.to_string()))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn visit_void(State(state): State<AppState>, staff: Staff, Path(id): Path<String>, f: FormData) -> PageResult {
+    match visits::void(&state.store, &staff.ctx, &id, f.get("reason")).await {
+        Ok(_) => Ok(Redirect::to("/visits?notice=void").into_response()),
+        Err(AppError::Invalid(inv)) => Err(PageError(AppError::Conflict(inv.to_string()))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------- admin ----------
+
+/// The staff form's fields, kept on error (never the password).
+#[derive(Debug, Clone, Default)]
+pub struct StaffForm {
+    username: String,
+    display_name: String,
+    role: String,
+}
+
+/// A staff member as listed.
+#[derive(Debug, Clone)]
+pub struct StaffLine {
+    id: String,
+    username: String,
+    display_name: String,
+    role: String,
+    disabled: bool,
+    is_me: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    chrome: Chrome,
+    site: SiteRow,
+    site_form: sites::SiteForm,
+    spaces: Vec<haven_store::SpaceRow>,
+    space_form: (String, String),
+    staff: Vec<StaffLine>,
+    staff_form: StaffForm,
+    roles: Vec<&'static str>,
+    errors: Errors,
+}
+
+#[derive(Default)]
+struct AdminInput {
+    site_form: Option<sites::SiteForm>,
+    space_form: (String, String),
+    staff_form: StaffForm,
+    errors: Vec<FieldError>,
+    notice: Option<String>,
+}
+
+async fn admin_render(state: &AppState, staff: &Staff, input: AdminInput) -> PageResult {
+    let site = site_of(state, staff).await?;
+    staff.ctx.allow(&state.store, Action::ManageSite, &site.id).await?;
+    let spaces = sites::spaces(&state.store, &staff.ctx, &site.id).await?;
+    let people = sites::staff(&state.store, &staff.ctx, &site.id).await?;
+    let status = if input.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let site_form = input.site_form.unwrap_or_else(|| sites::SiteForm {
+        code: site.code.clone(),
+        name: site.name.clone(),
+        timezone: site.timezone.clone(),
+        opens: site.opens.clone(),
+        closes: site.closes.clone(),
+        code_scheme: site.code_scheme.clone(),
+    });
+    Ok(render(
+        status,
+        &AdminPage {
+            chrome: chrome(staff, &site, "admin", input.notice),
+            site_form,
+            spaces,
+            space_form: input.space_form,
+            staff: people
+                .into_iter()
+                .map(|(u, role)| StaffLine { is_me: u.id == staff.ctx.actor.user_id, id: u.id, username: u.username, display_name: u.display_name, role, disabled: u.disabled })
+                .collect(),
+            staff_form: if input.staff_form.role.is_empty() { StaffForm { role: "worker".into(), ..input.staff_form } } else { input.staff_form },
+            roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
+            errors: Errors(input.errors),
+            site,
+        },
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct AdminQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+pub async fn admin_page(State(state): State<AppState>, staff: Staff, Query(q): Query<AdminQuery>) -> PageResult {
+    admin_render(&state, &staff, AdminInput { notice: q.saved.map(|_| "Saved.".to_string()), ..Default::default() }).await
+}
+
+fn saved() -> PageResult {
+    Ok(Redirect::to("/admin?saved=1").into_response())
+}
+
+pub async fn admin_site(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
+    let site = site_of(&state, &staff).await?;
+    let form = sites::SiteForm {
+        code: site.code.clone(),
+        name: f.get("name").into(),
+        timezone: f.get("timezone").into(),
+        opens: f.get("opens").into(),
+        closes: f.get("closes").into(),
+        code_scheme: f.get("code_scheme").into(),
+    };
+    match sites::update_site(&state.store, &staff.ctx, &site.id, &form).await {
+        Ok(()) => saved(),
+        Err(AppError::Invalid(inv)) => admin_render(&state, &staff, AdminInput { site_form: Some(form), errors: inv.0, ..Default::default() }).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn admin_add_space(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
+    let site = site_of(&state, &staff).await?;
+    match sites::add_space(&state.store, &staff.ctx, &site.id, f.get("label"), f.get("kind"), f.get("wheelchair") == "1").await {
+        Ok(_) => saved(),
+        Err(AppError::Invalid(inv)) => {
+            admin_render(&state, &staff, AdminInput { space_form: (f.get("label").into(), f.get("kind").into()), errors: inv.0, ..Default::default() }).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn admin_update_space(State(state): State<AppState>, staff: Staff, Path(id): Path<String>, f: FormData) -> PageResult {
+    let site = site_of(&state, &staff).await?;
+    sites::update_space(&state.store, &staff.ctx, &site.id, &id, f.get("wheelchair") == "1", f.get("in_service") == "1").await?;
+    saved()
+}
+
+pub async fn admin_add_staff(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
+    let site = site_of(&state, &staff).await?;
+    let form = StaffForm { username: f.get("username").into(), display_name: f.get("display_name").into(), role: f.get("role").into() };
+    match sites::add_staff(&state.store, &staff.ctx, &site.id, &form.username, &form.display_name, &form.role, f.get("password")).await {
+        Ok(_) => saved(),
+        Err(AppError::Invalid(inv)) => admin_render(&state, &staff, AdminInput { staff_form: form, errors: inv.0, ..Default::default() }).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn admin_staff_state(State(state): State<AppState>, staff: Staff, Path((id, op)): Path<(String, String)>) -> PageResult {
+    let site = site_of(&state, &staff).await?;
+    let disabled = match op.as_str() {
+        "disable" => true,
+        "enable" => false,
+        _ => return Err(PageError(AppError::NotFound)),
+    };
+    sites::set_staff_disabled(&state.store, &staff.ctx, &site.id, &id, disabled).await?;
+    saved()
+}
+
+pub async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, error_page("Not found", "There is no page at this address.")).into_response()
+}
