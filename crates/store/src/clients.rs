@@ -216,6 +216,7 @@ impl Store {
             .chars()
             .filter(|c| c.is_alphanumeric() || matches!(c, '-' | ' ' | '\''))
             .collect();
+        if q.trim().is_empty() { return Ok(Vec::new()); }
         let code_prefix = format!("{}%", q.to_uppercase());
         let alias_prefix = format!("{q}%");
         match self {

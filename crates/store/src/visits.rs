@@ -116,7 +116,7 @@ impl Store {
         let r: Result<()> = async {
             write_tx!(self, |tx, pg| {
                 // The client must belong to this site and not be merged away.
-                let ok: Option<i64> = sqlx::query_scalar(
+                let ok: Option<i32> = sqlx::query_scalar(
                     "SELECT 1 FROM clients WHERE id = $1 AND site_id = $2 AND merged_into IS NULL",
                 )
                 .bind(&rec.client_id)

@@ -54,12 +54,8 @@ fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<
         let path = e.path().to_string();
         let inner = e.into_inner();
         let msg = inner.to_string();
-        // serde names an unknown field in its message; the path points at its parent.
-        let field = msg
-            .strip_prefix("unknown field `")
-            .and_then(|r| r.split('`').next())
-            .map(|f| if path == "." { f.to_string() } else { format!("{path}.{f}") })
-            .unwrap_or_else(|| if path == "." { "body".into() } else { path });
+        // The path names the failing field, unknown fields included.
+        let field = if path == "." { "body".to_string() } else { path };
         problem(StatusCode::BAD_REQUEST, "Malformed request", &msg, &[FieldError::new(field, msg.clone())])
     })
 }

@@ -243,11 +243,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Staff {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // Nested routers see a shortened path; the original tells API from page.
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| parts.uri.path().to_string(), |u| u.0.path().to_string());
         parts
             .extensions
             .get::<Staff>()
             .cloned()
-            .ok_or_else(|| refuse(parts.uri.path(), StatusCode::UNAUTHORIZED, "Unauthorized", "sign in first"))
+            .ok_or_else(|| refuse(&path, StatusCode::UNAUTHORIZED, "Unauthorized", "sign in first"))
     }
 }
 

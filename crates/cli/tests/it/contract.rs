@@ -1221,7 +1221,7 @@ crate::contract_test!(client_reads_are_scoped_by_site, |store| {
     );
     assert!(
         store
-            .visits_of_clients(&b.site.id, &[ca.id.clone()], 10)
+            .visits_of_clients(&b.site.id, std::slice::from_ref(&ca.id), 10)
             .await
             .expect("visits")
             .is_empty()
@@ -1295,7 +1295,7 @@ crate::contract_test!(merge_hides_the_record_and_unmerge_restores_it, |store| {
         audited(store, 0, store.merged_ids(&keep.id))
             .await
             .expect("merged ids"),
-        [dup.id.clone()]
+        std::slice::from_ref(&dup.id)
     );
     assert!(
         store
@@ -1569,7 +1569,7 @@ crate::contract_test!(visits_read_back_equal_to_the_microsecond, |store| {
         2
     );
     let mine = store
-        .visits_of_clients(&fx.site.id, &[c.id.clone()], 10)
+        .visits_of_clients(&fx.site.id, std::slice::from_ref(&c.id), 10)
         .await
         .expect("visits of client");
     assert_eq!(ids(&mine), [r.id.as_str(), v.id.as_str()], "newest first");
@@ -1841,7 +1841,7 @@ crate::contract_test!(visits_between_orders_and_bounds_sub_second_times, |store|
         "visits in [11:00, 12:00), newest first"
     );
     let of_client = store
-        .visits_of_clients(&fx.site.id, &[c.id.clone()], 1)
+        .visits_of_clients(&fx.site.id, std::slice::from_ref(&c.id), 1)
         .await
         .expect("visits of client");
     assert_eq!(
@@ -1981,7 +1981,7 @@ crate::contract_test!(
             .await
             .expect("between");
         store
-            .visits_of_clients(site, &[c.id.clone()], 10)
+            .visits_of_clients(site, std::slice::from_ref(&c.id), 10)
             .await
             .expect("of clients");
         store.visit_count(site).await.expect("visit count");

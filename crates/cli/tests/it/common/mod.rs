@@ -1,3 +1,4 @@
 //! Shared fixtures.
 
 pub mod db;
+pub mod server;
