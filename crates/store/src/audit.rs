@@ -98,7 +98,7 @@ macro_rules! append_audit {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(event.seq)
-        .bind(event.at)
+        .bind($crate::ts::Ts(event.at))
         .bind(event.actor_id)
         .bind(event.actor_name)
         .bind(event.role)

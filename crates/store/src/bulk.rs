@@ -4,7 +4,7 @@
 use haven_domain::audit::AuditAction;
 use time::OffsetDateTime;
 
-use crate::{AuditCtx, Result, Store, audit::append_audit, write_tx};
+use crate::{ts::Ts, AuditCtx, Result, Store, audit::append_audit, write_tx};
 
 /// A client row for bulk loading.
 #[derive(Debug, Clone)]
@@ -91,7 +91,7 @@ impl Store {
                         .bind(r.home_area.clone())
                         .bind(r.alias.clone())
                         .bind("[]")
-                        .bind(r.registered_at)
+                        .bind(Ts(r.registered_at))
                         .bind(created_by.to_string());
                 }
                 q.execute(&mut **tx).await?;
@@ -123,14 +123,14 @@ impl Store {
                         .bind(site_id.to_string())
                         .bind(r.client_id.clone())
                         .bind(r.status)
-                        .bind(r.arrived_at)
-                        .bind(r.left_at)
+                        .bind(Ts(r.arrived_at))
+                        .bind(r.left_at.map(Ts))
                         .bind(r.substances.clone())
                         .bind(r.route)
                         .bind(r.otherwise_place)
                         .bind(r.refusal_reason)
                         .bind(created_by.to_string())
-                        .bind(r.arrived_at);
+                        .bind(Ts(r.arrived_at));
                 }
                 q.execute(&mut **tx).await?;
             }

@@ -3,7 +3,7 @@
 use haven_domain::{audit::AuditAction, client::Identity};
 use time::OffsetDateTime;
 
-use crate::{AuditCtx, Result, Store, StoreError, audit::append_audit, is_unique_violation, new_id, read, write_tx};
+use crate::{ts::Ts, AuditCtx, Result, Store, StoreError, audit::append_audit, is_unique_violation, new_id, read, write_tx};
 
 /// A client (pseudonymous).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -102,17 +102,32 @@ impl Store {
         let r: Result<String> = async {
             Ok(write_tx!(self, |tx, pg| {
                 let code = match &rec.code {
-                    Some(c) => c.clone(),
+                    Some(c) => c.to_uppercase(),
                     None => {
-                        let (prefix, seq): (String, i64) = sqlx::query_as(
-                            "UPDATE sites SET next_client_seq = next_client_seq + 1 WHERE id = $1 \
-                             RETURNING code, next_client_seq - 1",
-                        )
-                        .bind(site_id)
-                        .fetch_optional(&mut **tx)
-                        .await?
-                        .ok_or(StoreError::NotFound)?;
-                        haven_domain::codes::site_code(&prefix, u64::try_from(seq).unwrap_or(0))
+                        // Skip numbers already taken (e.g. by an import), so one
+                        // stray code cannot block every later registration.
+                        let mut found = None;
+                        for _ in 0..10_000 {
+                            let (prefix, seq): (String, i64) = sqlx::query_as(
+                                "UPDATE sites SET next_client_seq = next_client_seq + 1 WHERE id = $1 \
+                                 RETURNING code, next_client_seq - 1",
+                            )
+                            .bind(site_id)
+                            .fetch_optional(&mut **tx)
+                            .await?
+                            .ok_or(StoreError::NotFound)?;
+                            let code = haven_domain::codes::site_code(&prefix, u64::try_from(seq).unwrap_or(0));
+                            let taken: Option<String> = sqlx::query_scalar("SELECT id FROM clients WHERE site_id = $1 AND code = $2")
+                                .bind(site_id)
+                                .bind(&code)
+                                .fetch_optional(&mut **tx)
+                                .await?;
+                            if taken.is_none() {
+                                found = Some(code);
+                                break;
+                            }
+                        }
+                        found.ok_or_else(|| StoreError::Conflict("no free client number".into()))?
                     }
                 };
                 sqlx::query(
@@ -127,7 +142,7 @@ impl Store {
                 .bind(&rec.home_area)
                 .bind(&rec.alias)
                 .bind(&flags)
-                .bind(now)
+                .bind(Ts(now))
                 .bind(&ctx.actor_id)
                 .execute(&mut **tx)
                 .await?;
@@ -140,7 +155,7 @@ impl Store {
                     .bind(&idn.name)
                     .bind(&idn.chi)
                     .bind(&idn.other_number)
-                    .bind(now)
+                    .bind(Ts(now))
                     .execute(&mut **tx)
                     .await?;
                 }
@@ -322,7 +337,7 @@ impl Store {
             .bind(into)
             .bind(reason)
             .bind(&ctx.actor_id)
-            .bind(haven_domain::clock::now())
+            .bind(Ts(haven_domain::clock::now()))
             .execute(&mut **tx)
             .await?;
             append_audit!(tx, pg, ctx, AuditAction::Merge, "client", Some(from.to_string()));
@@ -347,7 +362,7 @@ impl Store {
                 .await?;
             sqlx::query("UPDATE client_merges SET undone_at = $2, undone_by = $3 WHERE id = $1")
                 .bind(merge_id)
-                .bind(haven_domain::clock::now())
+                .bind(Ts(haven_domain::clock::now()))
                 .bind(&ctx.actor_id)
                 .execute(&mut **tx)
                 .await?;

@@ -13,6 +13,7 @@ mod sites;
 mod users;
 mod visits;
 mod raw;
+mod ts;
 
 pub use audit::{AuditCtx, AuditRow, verify as verify_audit};
 pub use bulk::{BulkClient, BulkVisit};

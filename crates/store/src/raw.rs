@@ -1,7 +1,7 @@
 //! The benchmark's floor: visit INSERTs without the app layer, the audit
 //! event or any read-back. Not for application code.
 
-use crate::{BulkVisit, Result, Store, write_tx};
+use crate::{ts::Ts, BulkVisit, Result, Store, write_tx};
 
 impl Store {
     /// Inserts `rows` as visits of `site_id` with one single-row `INSERT` per
@@ -27,14 +27,14 @@ impl Store {
                 .bind(site_id)
                 .bind(&r.client_id)
                 .bind(r.status)
-                .bind(r.arrived_at)
-                .bind(r.left_at)
+                .bind(Ts(r.arrived_at))
+                .bind(r.left_at.map(Ts))
                 .bind(&r.substances)
                 .bind(r.route)
                 .bind(r.otherwise_place)
                 .bind(r.refusal_reason)
                 .bind(created_by)
-                .bind(haven_domain::clock::now())
+                .bind(Ts(haven_domain::clock::now()))
                 .execute(&mut **tx)
                 .await?;
             }

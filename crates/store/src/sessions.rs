@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use crate::{AuditCtx, Result, Store, StoreError, audit::append_audit, new_id, read, write_tx};
+use crate::{ts::Ts, AuditCtx, Result, Store, StoreError, audit::append_audit, new_id, read, write_tx};
 use haven_domain::audit::AuditAction;
 
 /// A session.
@@ -50,8 +50,8 @@ impl Store {
             .bind(&s.user_id)
             .bind(&s.site_id)
             .bind(&s.csrf_token)
-            .bind(s.created_at)
-            .bind(s.last_seen_at)
+            .bind(Ts(s.created_at))
+            .bind(Ts(s.last_seen_at))
             .execute(&mut **tx)
             .await?;
         });
@@ -74,7 +74,7 @@ impl Store {
         write_tx!(self, |tx, _pg| {
             sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1")
                 .bind(id_hash)
-                .bind(at)
+                .bind(Ts(at))
                 .execute(&mut **tx)
                 .await?;
         });
@@ -105,8 +105,8 @@ impl Store {
     pub async fn purge_sessions(&self, idle_before: OffsetDateTime, created_before: OffsetDateTime) -> Result<u64> {
         let n = write_tx!(self, |tx, _pg| {
             sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
-                .bind(idle_before)
-                .bind(created_before)
+                .bind(Ts(idle_before))
+                .bind(Ts(created_before))
                 .execute(&mut **tx)
                 .await?
                 .rows_affected()
@@ -133,7 +133,7 @@ impl Store {
             .bind(user_id)
             .bind(token_hash)
             .bind(label)
-            .bind(haven_domain::clock::now())
+            .bind(Ts(haven_domain::clock::now()))
             .execute(&mut **tx)
             .await?;
             append_audit!(tx, pg, ctx, AuditAction::Create, "api_token", Some(id.clone()));
@@ -159,7 +159,7 @@ impl Store {
         write_tx!(self, |tx, pg| {
             let n = sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(token_id)
-                .bind(haven_domain::clock::now())
+                .bind(Ts(haven_domain::clock::now()))
                 .execute(&mut **tx)
                 .await?
                 .rows_affected();

@@ -3,7 +3,7 @@
 use haven_domain::{audit::AuditAction, site::SiteInput};
 use time::OffsetDateTime;
 
-use crate::{AuditCtx, Result, Store, StoreError, audit::append_audit, is_unique_violation, new_id, read, write_tx};
+use crate::{ts::Ts, AuditCtx, Result, Store, StoreError, audit::append_audit, is_unique_violation, new_id, read, write_tx};
 
 /// A site.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -66,7 +66,7 @@ impl Store {
                 .bind(&s.closes)
                 .bind(s.code_scheme.as_str())
                 .bind(settings_json)
-                .bind(now)
+                .bind(Ts(now))
                 .execute(&mut **tx)
                 .await?;
                 let mut ctx = ctx.clone();
@@ -162,7 +162,7 @@ impl Store {
                 .bind(kind)
                 .bind(wheelchair)
                 .bind(true)
-                .bind(haven_domain::clock::now())
+                .bind(Ts(haven_domain::clock::now()))
                 .execute(&mut **tx)
                 .await?;
                 append_audit!(tx, pg, ctx, AuditAction::Create, "space", Some(id.clone()));

@@ -3,7 +3,7 @@
 use haven_domain::audit::AuditAction;
 use time::OffsetDateTime;
 
-use crate::{AuditCtx, Result, Store, StoreError, audit::append_audit, is_unique_violation, new_id, read, write_tx};
+use crate::{ts::Ts, AuditCtx, Result, Store, StoreError, audit::append_audit, is_unique_violation, new_id, read, write_tx};
 
 /// A staff user.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -56,8 +56,8 @@ impl Store {
                 .bind(display_name)
                 .bind(password_hash)
                 .bind(false)
-                .bind(now)
-                .bind(now)
+                .bind(Ts(now))
+                .bind(Ts(now))
                 .execute(&mut **tx)
                 .await?;
                 if let Some((site_id, role)) = grant {
@@ -176,7 +176,7 @@ impl Store {
             let n = sqlx::query("UPDATE users SET password_hash = $2, password_changed_at = $3 WHERE id = $1")
                 .bind(user_id)
                 .bind(password_hash)
-                .bind(haven_domain::clock::now())
+                .bind(Ts(haven_domain::clock::now()))
                 .execute(&mut **tx)
                 .await?
                 .rows_affected();
@@ -189,8 +189,8 @@ impl Store {
         Ok(())
     }
 
-    /// Disables or re-enables a user; disabling ends their sessions and revokes
-    /// their API tokens (ASVS 5.0 7.4.2).
+    /// Disables or re-enables a user; disabling ends their sessions (ASVS 5.0
+    /// 7.4.2), and their API tokens stop working while they are disabled.
     pub async fn set_disabled(&self, ctx: &AuditCtx, user_id: &str, disabled: bool) -> Result<()> {
         write_tx!(self, |tx, pg| {
             let n = sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")

@@ -3,7 +3,7 @@
 use haven_domain::audit::AuditAction;
 use time::OffsetDateTime;
 
-use crate::{AuditCtx, Result, Store, StoreError, audit::append_audit, is_unique_violation, new_id, read, write_tx};
+use crate::{ts::Ts, AuditCtx, Result, Store, StoreError, audit::append_audit, is_unique_violation, new_id, read, write_tx};
 
 /// A visit, with its client's code.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -135,13 +135,13 @@ impl Store {
                 .bind(site_id)
                 .bind(&rec.client_id)
                 .bind(rec.status)
-                .bind(rec.arrived_at)
+                .bind(Ts(rec.arrived_at))
                 .bind(&substances)
                 .bind(&rec.route)
                 .bind(&rec.otherwise_place)
                 .bind(&rec.refusal_reason)
                 .bind(&actor)
-                .bind(haven_domain::clock::now())
+                .bind(Ts(haven_domain::clock::now()))
                 .bind(&rec.idempotency_key)
                 .execute(&mut **tx)
                 .await?;
@@ -203,7 +203,7 @@ impl Store {
             )
             .bind(id)
             .bind(site_id)
-            .bind(left_at)
+            .bind(Ts(left_at))
             .execute(&mut **tx)
             .await?
             .rows_affected();
@@ -224,7 +224,7 @@ impl Store {
             )
             .bind(id)
             .bind(site_id)
-            .bind(haven_domain::clock::now())
+            .bind(Ts(haven_domain::clock::now()))
             .bind(&ctx.actor_id)
             .bind(reason)
             .execute(&mut **tx)
@@ -263,8 +263,8 @@ impl Store {
              ORDER BY v.arrived_at DESC LIMIT $5"
         )))
         .bind(site_id.to_string())
-        .bind(from)
-        .bind(to)
+        .bind(Ts(from))
+        .bind(Ts(to))
         .bind(prefix)
         .bind(limit)
         .fetch_all(c)

@@ -22,7 +22,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
 /// The key under which W3C WebDriver returns an element reference.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4a5dda10e2c0";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// How long chromedriver may take to answer `/status`.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -51,7 +51,9 @@ fn binary(var: &str, default: &str, package: &str) -> Result<PathBuf> {
             "{} not found at {} (set {var} to override). The browser tests need Debian's chromium and \
              chromium-driver and are never skipped: run scripts/test, which installs them (apt-get install \
              {package}).",
-            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             path.display(),
         );
     }
@@ -67,14 +69,20 @@ fn free_port() -> Result<u16> {
 fn tail(path: &Path, max: usize) -> String {
     let s = std::fs::read_to_string(path).unwrap_or_default();
     let start = s.len().saturating_sub(max);
-    let start = (start..=s.len()).find(|i| s.is_char_boundary(*i)).unwrap_or(s.len());
+    let start = (start..=s.len())
+        .find(|i| s.is_char_boundary(*i))
+        .unwrap_or(s.len());
     s[start..].to_string()
 }
 
 impl Driver {
     /// Starts chromedriver on a free port and opens a headless session.
     pub async fn start() -> Result<Driver> {
-        let driver_bin = binary("HAVEN_CHROMEDRIVER", "/usr/bin/chromedriver", "chromium-driver")?;
+        let driver_bin = binary(
+            "HAVEN_CHROMEDRIVER",
+            "/usr/bin/chromedriver",
+            "chromium-driver",
+        )?;
         let chromium_bin = binary("HAVEN_CHROMIUM", "/usr/bin/chromium", "chromium")?;
         let profile = tempfile::tempdir().context("temp dir for the browser profile")?;
         let user_data = profile.path().join("user-data");
@@ -106,10 +114,23 @@ impl Driver {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(status) = d.child.try_wait()? {
-                bail!("chromedriver exited early ({status}); its log ends:\n{}", tail(&log_path, 2000));
+                bail!(
+                    "chromedriver exited early ({status}); its log ends:\n{}",
+                    tail(&log_path, 2000)
+                );
             }
-            let ready = match d.http.get(format!("{}/status", d.base)).timeout(Duration::from_secs(2)).send().await {
-                Ok(r) => r.json::<Value>().await.ok().is_some_and(|v| v["value"]["ready"] == json!(true)),
+            let ready = match d
+                .http
+                .get(format!("{}/status", d.base))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+            {
+                Ok(r) => r
+                    .json::<Value>()
+                    .await
+                    .ok()
+                    .is_some_and(|v| v["value"]["ready"] == json!(true)),
                 Err(_) => false,
             };
             if ready {
@@ -154,8 +175,16 @@ impl Driver {
         let v = d
             .raw(reqwest::Method::POST, "/session", Some(caps))
             .await
-            .with_context(|| format!("opening a Chromium session; chromedriver log ends:\n{}", tail(&log_path, 3000)))?;
-        d.session = v["sessionId"].as_str().ok_or_else(|| anyhow!("no sessionId in {v}"))?.to_string();
+            .with_context(|| {
+                format!(
+                    "opening a Chromium session; chromedriver log ends:\n{}",
+                    tail(&log_path, 3000)
+                )
+            })?;
+        d.session = v["sessionId"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no sessionId in {v}"))?
+            .to_string();
         Ok(d)
     }
 
@@ -167,11 +196,18 @@ impl Driver {
         if method == reqwest::Method::POST {
             req = req.json(&body.unwrap_or_else(|| json!({})));
         }
-        let resp = req.send().await.with_context(|| format!("WebDriver {method} {path}"))?;
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("WebDriver {method} {path}"))?;
         let status = resp.status();
-        let text = resp.text().await.with_context(|| format!("WebDriver {method} {path}: reading the body"))?;
-        let v: Value = serde_json::from_str(&text)
-            .with_context(|| format!("WebDriver {method} {path}: HTTP {status}, not JSON: {text:.300}"))?;
+        let text = resp
+            .text()
+            .await
+            .with_context(|| format!("WebDriver {method} {path}: reading the body"))?;
+        let v: Value = serde_json::from_str(&text).with_context(|| {
+            format!("WebDriver {method} {path}: HTTP {status}, not JSON: {text:.300}")
+        })?;
         let value = v.get("value").cloned().unwrap_or(Value::Null);
         if let Some(err) = value.get("error").and_then(Value::as_str) {
             let msg = value.get("message").and_then(Value::as_str).unwrap_or("");
@@ -186,18 +222,22 @@ impl Driver {
 
     /// A command on this session: `path` starts after `/session/{id}`.
     async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
-        self.raw(method, &format!("/session/{}{}", self.session, path), body).await
+        self.raw(method, &format!("/session/{}{}", self.session, path), body)
+            .await
     }
 
     /// Navigates and waits for the page to load.
     pub async fn goto(&self, url: &str) -> Result<()> {
-        self.cmd(reqwest::Method::POST, "/url", Some(json!({ "url": url }))).await?;
+        self.cmd(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await?;
         Ok(())
     }
 
     pub async fn current_url(&self) -> Result<String> {
         let v = self.cmd(reqwest::Method::GET, "/url", None).await?;
-        v.as_str().map(str::to_string).ok_or_else(|| anyhow!("URL is not a string: {v}"))
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("URL is not a string: {v}"))
     }
 
     fn element_of(v: &Value) -> Result<Element> {
@@ -210,7 +250,11 @@ impl Driver {
     /// The first element matching a CSS selector; an error when there is none.
     pub async fn find(&self, css: &str) -> Result<Element> {
         let v = self
-            .cmd(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})))
+            .cmd(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
             .await
             .with_context(|| format!("finding `{css}`"))?;
         Self::element_of(&v)
@@ -219,10 +263,18 @@ impl Driver {
     /// Every element matching a CSS selector (possibly none).
     pub async fn find_all(&self, css: &str) -> Result<Vec<Element>> {
         let v = self
-            .cmd(reqwest::Method::POST, "/elements", Some(json!({"using": "css selector", "value": css})))
+            .cmd(
+                reqwest::Method::POST,
+                "/elements",
+                Some(json!({"using": "css selector", "value": css})),
+            )
             .await
             .with_context(|| format!("finding all `{css}`"))?;
-        v.as_array().ok_or_else(|| anyhow!("elements: not a list: {v}"))?.iter().map(Self::element_of).collect()
+        v.as_array()
+            .ok_or_else(|| anyhow!("elements: not a list: {v}"))?
+            .iter()
+            .map(Self::element_of)
+            .collect()
     }
 
     /// Polls (every 100 ms) until an element matching `css` is on the page.
@@ -233,7 +285,9 @@ impl Driver {
                 Ok(e) => return Ok(e),
                 Err(e) if Instant::now() > deadline => {
                     let url = self.current_url().await.unwrap_or_default();
-                    return Err(e.context(format!("`{css}` did not appear within {timeout:?} (page {url})")));
+                    return Err(e.context(format!(
+                        "`{css}` did not appear within {timeout:?} (page {url})"
+                    )));
                 }
                 Err(_) => tokio::time::sleep(POLL).await,
             }
@@ -243,21 +297,28 @@ impl Driver {
     /// Polls until the text of the first element matching `css` satisfies
     /// `pred`; returns that text. Elements are looked up afresh each time, so
     /// a page change in between does no harm.
-    pub async fn wait_text(&self, css: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> Result<String> {
+    pub async fn wait_text(
+        &self,
+        css: &str,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Result<String> {
         let deadline = Instant::now() + timeout;
         let mut last = String::from("(no element)");
         loop {
-            if let Ok(el) = self.find(css).await {
-                if let Ok(t) = self.text(&el).await {
-                    if pred(&t) {
-                        return Ok(t);
-                    }
-                    last = t;
+            if let Ok(el) = self.find(css).await
+                && let Ok(t) = self.text(&el).await
+            {
+                if pred(&t) {
+                    return Ok(t);
                 }
+                last = t;
             }
             if Instant::now() > deadline {
                 let url = self.current_url().await.unwrap_or_default();
-                bail!("text of `{css}` not as expected within {timeout:?} (page {url}); last seen: {last:?}");
+                bail!(
+                    "text of `{css}` not as expected within {timeout:?} (page {url}); last seen: {last:?}"
+                );
             }
             tokio::time::sleep(POLL).await;
         }
@@ -283,49 +344,75 @@ impl Driver {
     }
 
     pub async fn click(&self, el: &Element) -> Result<()> {
-        self.cmd(reqwest::Method::POST, &Self::el_path(el, "/click"), None).await?;
+        self.cmd(reqwest::Method::POST, &Self::el_path(el, "/click"), None)
+            .await?;
         Ok(())
     }
 
     /// Types `text` into an element.
     pub async fn send_keys(&self, el: &Element, text: &str) -> Result<()> {
-        self.cmd(reqwest::Method::POST, &Self::el_path(el, "/value"), Some(json!({ "text": text }))).await?;
+        self.cmd(
+            reqwest::Method::POST,
+            &Self::el_path(el, "/value"),
+            Some(json!({ "text": text })),
+        )
+        .await?;
         Ok(())
     }
 
     pub async fn clear(&self, el: &Element) -> Result<()> {
-        self.cmd(reqwest::Method::POST, &Self::el_path(el, "/clear"), None).await?;
+        self.cmd(reqwest::Method::POST, &Self::el_path(el, "/clear"), None)
+            .await?;
         Ok(())
     }
 
     /// Rendered (visible) text.
     pub async fn text(&self, el: &Element) -> Result<String> {
-        let v = self.cmd(reqwest::Method::GET, &Self::el_path(el, "/text"), None).await?;
+        let v = self
+            .cmd(reqwest::Method::GET, &Self::el_path(el, "/text"), None)
+            .await?;
         Ok(v.as_str().unwrap_or_default().to_string())
     }
 
     /// An HTML attribute as the server rendered it (`None` when absent).
     pub async fn attr(&self, el: &Element, name: &str) -> Result<Option<String>> {
-        let v = self.cmd(reqwest::Method::GET, &Self::el_path(el, &format!("/attribute/{name}")), None).await?;
+        let v = self
+            .cmd(
+                reqwest::Method::GET,
+                &Self::el_path(el, &format!("/attribute/{name}")),
+                None,
+            )
+            .await?;
         Ok(v.as_str().map(str::to_string))
     }
 
     /// A DOM property, e.g. the live `value` or `checked` state.
     pub async fn property(&self, el: &Element, name: &str) -> Result<Value> {
-        self.cmd(reqwest::Method::GET, &Self::el_path(el, &format!("/property/{name}")), None).await
+        self.cmd(
+            reqwest::Method::GET,
+            &Self::el_path(el, &format!("/property/{name}")),
+            None,
+        )
+        .await
     }
 
     /// Clears an input and types `text` into it.
     pub async fn fill(&self, css: &str, text: &str) -> Result<()> {
         let el = self.find(css).await?;
-        self.clear(&el).await.with_context(|| format!("clearing `{css}`"))?;
-        self.send_keys(&el, text).await.with_context(|| format!("typing into `{css}`"))
+        self.clear(&el)
+            .await
+            .with_context(|| format!("clearing `{css}`"))?;
+        self.send_keys(&el, text)
+            .await
+            .with_context(|| format!("typing into `{css}`"))
     }
 
     /// Finds and clicks.
     pub async fn click_on(&self, css: &str) -> Result<()> {
         let el = self.find(css).await?;
-        self.click(&el).await.with_context(|| format!("clicking `{css}`"))
+        self.click(&el)
+            .await
+            .with_context(|| format!("clicking `{css}`"))
     }
 
     pub async fn page_source(&self) -> Result<String> {
@@ -336,7 +423,9 @@ impl Driver {
     /// Saves a PNG screenshot of the viewport.
     pub async fn screenshot_png(&self, path: &Path) -> Result<()> {
         let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await?;
-        let b64 = v.as_str().ok_or_else(|| anyhow!("screenshot is not a string"))?;
+        let b64 = v
+            .as_str()
+            .ok_or_else(|| anyhow!("screenshot is not a string"))?;
         let png = base64_decode(b64)?;
         std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))
     }
@@ -350,20 +439,40 @@ impl Driver {
         }
         let png = dir.join(format!("{name}.png"));
         let html = dir.join(format!("{name}.html"));
-        let url = self.current_url().await.unwrap_or_else(|e| format!("(unknown: {e:#})"));
-        let shot = self.screenshot_png(&png).await.map(|_| png.display().to_string());
+        let url = self
+            .current_url()
+            .await
+            .unwrap_or_else(|e| format!("(unknown: {e:#})"));
+        let shot = self
+            .screenshot_png(&png)
+            .await
+            .map(|_| png.display().to_string());
         let src = match self.page_source().await {
-            Ok(s) => std::fs::write(&html, s).map(|_| html.display().to_string()).map_err(anyhow::Error::from),
+            Ok(s) => std::fs::write(&html, s)
+                .map(|_| html.display().to_string())
+                .map_err(anyhow::Error::from),
             Err(e) => Err(e),
         };
         let show = |r: Result<String>| r.unwrap_or_else(|e| format!("(failed: {e:#})"));
-        format!("page {url}; screenshot {}; source {}", show(shot), show(src))
+        format!(
+            "page {url}; screenshot {}; source {}",
+            show(shot),
+            show(src)
+        )
     }
 
     /// Ends the session and chromedriver.
     pub async fn quit(mut self) {
         if !self.quit {
-            let _ = tokio::time::timeout(Duration::from_secs(15), self.raw(reqwest::Method::DELETE, &format!("/session/{}", self.session), None)).await;
+            let _ = tokio::time::timeout(
+                Duration::from_secs(15),
+                self.raw(
+                    reqwest::Method::DELETE,
+                    &format!("/session/{}", self.session),
+                    None,
+                ),
+            )
+            .await;
             self.quit = true;
         }
         self.kill_child();
@@ -379,9 +488,15 @@ impl Driver {
     /// Blocking `DELETE /session/{id}` over a plain socket, for `Drop`, so
     /// the browser does not outlive a panicking test.
     fn delete_session_blocking(&self) {
-        let Some(addr) = self.base.strip_prefix("http://") else { return };
-        let Ok(addr) = addr.parse::<std::net::SocketAddr>() else { return };
-        let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else { return };
+        let Some(addr) = self.base.strip_prefix("http://") else {
+            return;
+        };
+        let Ok(addr) = addr.parse::<std::net::SocketAddr>() else {
+            return;
+        };
+        let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+            return;
+        };
         let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
         let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
         let req = format!(
@@ -389,8 +504,20 @@ impl Driver {
             self.session
         );
         if s.write_all(req.as_bytes()).is_ok() {
+            // Read one whole response (chromedriver may keep the connection
+            // open, so not to end of stream): the session is gone once it
+            // has answered.
             let mut buf = Vec::new();
-            let _ = s.read_to_end(&mut buf);
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = s.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                if response_complete(&buf) {
+                    break;
+                }
+            }
         }
     }
 }
@@ -403,6 +530,20 @@ impl Drop for Driver {
         }
         self.kill_child();
     }
+}
+
+/// Whether `buf` holds a whole HTTP/1.1 response with a `Content-Length`.
+fn response_complete(buf: &[u8]) -> bool {
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+    let len = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    buf.len() >= end + 4 + len
 }
 
 /// Standard base64 (RFC 4648, with or without padding; whitespace ignored).
@@ -439,9 +580,15 @@ pub fn base64_decode(s: &str) -> Result<Vec<u8>> {
 
 #[test]
 fn base64_decodes_rfc4648_vectors() {
-    for (enc, dec) in
-        [("", ""), ("Zg==", "f"), ("Zm8=", "fo"), ("Zm9v", "foo"), ("Zm9vYg==", "foob"), ("Zm9vYmE=", "fooba"), ("Zm9vYmFy", "foobar")]
-    {
+    for (enc, dec) in [
+        ("", ""),
+        ("Zg==", "f"),
+        ("Zm8=", "fo"),
+        ("Zm9v", "foo"),
+        ("Zm9vYg==", "foob"),
+        ("Zm9vYmE=", "fooba"),
+        ("Zm9vYmFy", "foobar"),
+    ] {
         assert_eq!(base64_decode(enc).expect("valid"), dec.as_bytes());
     }
     assert!(base64_decode("Zm9v!").is_err());
