@@ -120,7 +120,10 @@ pub async fn login(store: &Store, username: &str, password: &str, request_id: &s
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
-    let hash = user.as_ref().map_or(dummy_hash(), |u| u.password_hash.as_str()).to_string();
+    let hash = user
+        .as_ref()
+        .map_or(dummy_hash(), |u| u.password_hash.as_str())
+        .to_string();
     let pw = password.to_string();
     let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
         .await
@@ -152,7 +155,9 @@ pub async fn login(store: &Store, username: &str, password: &str, request_id: &s
     store.create_session(&row).await?;
     ctx.actor_id = Some(user.id.clone());
     ctx.site_id = row.site_id.clone();
-    store.audit(&ctx, AuditAction::Login, "session", Some(user.id.clone())).await?;
+    store
+        .audit(&ctx, AuditAction::Login, "session", Some(user.id.clone()))
+        .await?;
     Ok(NewSession { secret, row })
 }
 
@@ -194,7 +199,9 @@ pub async fn logout(store: &Store, secret: &str, actor: &Actor, request_id: &str
         request_id: Some(request_id.to_string()),
         ..Default::default()
     };
-    store.audit(&ctx, AuditAction::Logout, "session", Some(actor.user_id.clone())).await?;
+    store
+        .audit(&ctx, AuditAction::Logout, "session", Some(actor.user_id.clone()))
+        .await?;
     Ok(())
 }
 
@@ -219,14 +226,32 @@ pub async fn add_user_system(
     check_username(username).map_err(|e| haven_domain::Invalid(vec![e]))?;
     check_password_policy(password).map_err(|e| haven_domain::Invalid(vec![e]))?;
     let site = store.site_by_code(site_code).await.map_err(|e| match e {
-        StoreError::NotFound => AppError::Invalid(haven_domain::Invalid::one("site", format!("no site with code {site_code}"))),
+        StoreError::NotFound => AppError::Invalid(haven_domain::Invalid::one(
+            "site",
+            format!("no site with code {site_code}"),
+        )),
         other => other.into(),
     })?;
     let hash = hash_password(password)?;
     let id = store
-        .create_user(&system_ctx("cli"), username, username, &hash, Some((&site.id, role.as_str())))
+        .create_user(
+            &system_ctx("cli"),
+            username,
+            username,
+            &hash,
+            Some((&site.id, role.as_str())),
+        )
         .await?;
     Ok(id)
+}
+
+/// Sets a user's password from the CLI; their sessions end.
+pub async fn set_password_system(store: &Store, username: &str, password: &str) -> AppResult<()> {
+    check_password_policy(password).map_err(|e| haven_domain::Invalid(vec![e]))?;
+    let u = store.user_by_name(username).await?;
+    let hash = hash_password(password)?;
+    store.set_password(&system_ctx("cli"), &u.id, &hash).await?;
+    Ok(())
 }
 
 /// Disables a user from the CLI: their sessions end and tokens stop working.
@@ -244,7 +269,9 @@ pub async fn create_token_system(store: &Store, username: &str, label: &str) -> 
         return Err(AppError::Conflict(format!("{username} is disabled")));
     }
     let token = format!("hvn_{}", random_token()?);
-    let id = store.create_token(&system_ctx("cli"), &u.id, &secret_hash(&token), label).await?;
+    let id = store
+        .create_token(&system_ctx("cli"), &u.id, &secret_hash(&token), label)
+        .await?;
     Ok((id, token))
 }
 

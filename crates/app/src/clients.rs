@@ -54,7 +54,13 @@ pub fn settings_of(site: &haven_store::SiteRow) -> SiteSettings {
 
 /// Likely duplicates of a draft at a site: year of birth ± 1 and a similar
 /// code or alias (dcr-practice §2.3 design recommendation).
-pub async fn find_duplicates(store: &Store, site_id: &str, code: Option<&str>, alias: Option<&str>, yob: i32) -> AppResult<Vec<Suggestion>> {
+pub async fn find_duplicates(
+    store: &Store,
+    site_id: &str,
+    code: Option<&str>,
+    alias: Option<&str>,
+    yob: i32,
+) -> AppResult<Vec<Suggestion>> {
     let rows = store.clients_born_between(site_id, yob - 1, yob + 1).await?;
     let query = Candidate {
         code: code.unwrap_or(""),
@@ -86,7 +92,13 @@ pub async fn find_duplicates(store: &Store, site_id: &str, code: Option<&str>, a
 
 /// Registers a client. Unless `confirmed`, likely duplicates stop the
 /// registration and are returned so staff can look first.
-pub async fn register(store: &Store, ctx: &Ctx, site_id: &str, draft: &ClientDraft, confirmed: bool) -> AppResult<Registration> {
+pub async fn register(
+    store: &Store,
+    ctx: &Ctx,
+    site_id: &str,
+    draft: &ClientDraft,
+    confirmed: bool,
+) -> AppResult<Registration> {
     let audit = ctx.allow(store, Action::RegisterClient, site_id).await?;
     let site = store.site(site_id).await?;
     let year = haven_domain::clock::now().year();
@@ -101,10 +113,14 @@ pub async fn register(store: &Store, ctx: &Ctx, site_id: &str, draft: &ClientDra
             return Ok(Registration::PossibleDuplicates(dups));
         }
     }
-    if let Some(c) = &code {
-        if store.client_by_code(site_id, c).await.is_ok() {
-            return Err(Invalid::one("code", format!("a client with code {c} is already registered; search for them instead")).into());
-        }
+    if let Some(c) = &code
+        && store.client_by_code(site_id, c).await.is_ok()
+    {
+        return Err(Invalid::one(
+            "code",
+            format!("a client with code {c} is already registered; search for them instead"),
+        )
+        .into());
     }
     let row = store
         .create_client(
@@ -136,13 +152,48 @@ pub async fn search(store: &Store, ctx: &Ctx, site_id: &str, q: &str) -> AppResu
     Ok(rows)
 }
 
+/// "Did you mean": clients whose code or alias resembles a search that found
+/// nothing (at most 5). Scans the site's clients, newest 50,000 at most.
+pub async fn similar(store: &Store, ctx: &Ctx, site_id: &str, q: &str) -> AppResult<Vec<Suggestion>> {
+    ctx.allow(store, Action::ViewClient, site_id).await?;
+    let q = q.trim();
+    if q.chars().count() < 3 {
+        return Ok(Vec::new());
+    }
+    let rows = store.clients_for_matching(site_id, 50_000).await?;
+    let ranked = haven_domain::similarity::rank_similar_to_text(
+        q,
+        rows.iter().map(|r| Candidate {
+            code: &r.code,
+            alias: r.alias.as_deref(),
+            year_of_birth: r.year_of_birth,
+        }),
+        5,
+    );
+    Ok(ranked
+        .into_iter()
+        .filter_map(|(c, score)| {
+            rows.iter().find(|r| r.code == c.code).map(|r| Suggestion {
+                id: r.id.clone(),
+                code: r.code.clone(),
+                alias: r.alias.clone(),
+                year_of_birth: r.year_of_birth,
+                score,
+            })
+        })
+        .collect())
+}
+
 /// Looks up clients by code prefix for the API; each record returned is an
 /// audited read.
 pub async fn lookup_by_code(store: &Store, ctx: &Ctx, site_id: &str, code: &str) -> AppResult<Vec<ClientRow>> {
     let audit = ctx.allow(store, Action::ViewClient, site_id).await?;
     let rows = store.search_clients(site_id, code, 25).await?;
     let mut out = Vec::with_capacity(rows.len());
-    for r in rows.into_iter().filter(|r| r.code.starts_with(&code.trim().to_uppercase())) {
+    for r in rows
+        .into_iter()
+        .filter(|r| r.code.starts_with(&code.trim().to_uppercase()))
+    {
         out.push(store.client_audited(&audit, site_id, &r.id).await?);
     }
     Ok(out)

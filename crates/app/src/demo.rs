@@ -80,7 +80,9 @@ const GLASGOW_DISTRICTS: [&str; 16] = [
     "G1", "G2", "G3", "G4", "G5", "G11", "G12", "G20", "G21", "G31", "G32", "G33", "G40", "G42", "G51", "G52",
 ];
 const FAR_DISTRICTS: [&str; 6] = ["PA1", "ML1", "KA1", "EH1", "G66", "G72"];
-const ALIASES: [&str; 12] = ["Shug", "Tam", "Wee Jo", "Big Mo", "Rab", "Jinty", "Senga", "Boaby", "Deek", "Ina", "Jakey", "Mags"];
+const ALIASES: [&str; 12] = [
+    "Shug", "Tam", "Wee Jo", "Big Mo", "Rab", "Jinty", "Senga", "Boaby", "Deek", "Ina", "Jakey", "Mags",
+];
 
 /// What was created.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -104,7 +106,14 @@ fn site_code_for(i: u32) -> String {
 
 /// Creates `sites` demo sites with `years` of history each, at `scale` times
 /// the Glasgow volume, plus one demo account per role (at the first site).
-pub async fn generate(store: &Store, sites: u32, years: u32, scale: f64, seed: u64, progress: Progress<'_>) -> AppResult<DemoSummary> {
+pub async fn generate(
+    store: &Store,
+    sites: u32,
+    years: u32,
+    scale: f64,
+    seed: u64,
+    progress: Progress<'_>,
+) -> AppResult<DemoSummary> {
     let shape = DemoShape::default();
     let mut rng = Rng::new(seed);
     let ctx = system_ctx("demo");
@@ -116,24 +125,50 @@ pub async fn generate(store: &Store, sites: u32, years: u32, scale: f64, seed: u
     let mut first_user: Option<String> = None;
     for i in 0..sites {
         let code = site_code_for(i);
-        let name = if i == 0 { "Glasgow demo (Hunter Street)".to_string() } else { format!("Demo site {}", i + 1) };
-        let input = validate_site(&code, &name, "Europe/London", "09:00", "21:00", CodeScheme::Site.as_str())?;
-        let site = match store.create_site(&ctx, &input, &SiteSettings::default().to_json()).await {
+        let name = if i == 0 {
+            "Glasgow demo (Hunter Street)".to_string()
+        } else {
+            format!("Demo site {}", i + 1)
+        };
+        let input = validate_site(
+            &code,
+            &name,
+            "Europe/London",
+            "09:00",
+            "21:00",
+            CodeScheme::Site.as_str(),
+        )?;
+        let site = match store
+            .create_site(&ctx, &input, &SiteSettings::default().to_json())
+            .await
+        {
             Ok(s) => s,
             Err(StoreError::Conflict(_)) => {
-                return Err(AppError::Conflict(format!("site {code} exists already: demo data goes into an empty database")));
+                return Err(AppError::Conflict(format!(
+                    "site {code} exists already: demo data goes into an empty database"
+                )));
             }
             Err(e) => return Err(e.into()),
         };
         // dcr-practice §1.2: 8 booths, 2 of them wheelchair-accessible.
         for b in 1..=8 {
-            store.add_space(&ctx, &site.id, &format!("Booth {b}"), "injecting", b <= 2).await?;
+            store
+                .add_space(&ctx, &site.id, &format!("Booth {b}"), "injecting", b <= 2)
+                .await?;
         }
         if i == 0 {
             let hash = hash_password(DEMO_PASSWORD)?;
             for role in Role::ALL {
                 let username = format!("demo-{}", role.as_str());
-                let id = store.create_user(&ctx, &username, &format!("Demo {}", role.as_str()), &hash, Some((&site.id, role.as_str()))).await?;
+                let id = store
+                    .create_user(
+                        &ctx,
+                        &username,
+                        &format!("Demo {}", role.as_str()),
+                        &hash,
+                        Some((&site.id, role.as_str())),
+                    )
+                    .await?;
                 if role == Role::Worker {
                     first_user = Some(id);
                 }
@@ -142,7 +177,9 @@ pub async fn generate(store: &Store, sites: u32, years: u32, scale: f64, seed: u
         } else if let Some(u) = &first_user {
             store.set_role(&ctx, u, &site.id, Role::Worker.as_str()).await?;
         }
-        let created_by = first_user.clone().ok_or_else(|| AppError::Internal("no demo user".into()))?;
+        let created_by = first_user
+            .clone()
+            .ok_or_else(|| AppError::Internal("no demo user".into()))?;
 
         // Clients: registered through the period, more in the first weeks.
         let start = now - Duration::days(i64::from(years) * 365);
@@ -161,14 +198,23 @@ pub async fn generate(store: &Store, sites: u32, years: u32, scale: f64, seed: u
                 id: haven_store::new_id(),
                 code: site_code(&code, c + 1),
                 year_of_birth: 1970 + rng.below(30) as i32,
-                gender: if rng.f64() < shape.male_share { "male".into() } else { "female".into() },
+                gender: if rng.f64() < shape.male_share {
+                    "male".into()
+                } else {
+                    "female".into()
+                },
                 home_area: area,
                 alias: (rng.below(4) == 0).then(|| rng.pick(&ALIASES).to_string()),
-                registered_at: start + Duration::days(offset_days) + Duration::hours(9) + Duration::minutes(rng.below(600) as i64),
+                registered_at: start
+                    + Duration::days(offset_days)
+                    + Duration::hours(9)
+                    + Duration::minutes(rng.below(600) as i64),
             });
         }
         for chunk in clients.chunks(50_000) {
-            store.bulk_insert_clients(&ctx, &site.id, chunk, &created_by, n_clients as i64 + 1).await?;
+            store
+                .bulk_insert_clients(&ctx, &site.id, chunk, &created_by, n_clients as i64 + 1)
+                .await?;
         }
         // Heavy-tailed attendance: a few clients come most days (dcr-practice §8.1, range 1–335).
         let weights: Vec<f64> = (0..clients.len()).map(|_| 1.0 / (rng.f64() + 0.02).powf(1.5)).collect();
@@ -186,7 +232,10 @@ pub async fn generate(store: &Store, sites: u32, years: u32, scale: f64, seed: u
             let span = (now - client.registered_at).whole_minutes().max(1);
             // Opening hours 09:00–21:00 local; approximated in UTC+0/+1 by 08:00–20:00 UTC.
             let day = (rng.below(span as u64) / 1440) as i64;
-            let mut arrived = client.registered_at.replace_time(time::Time::MIDNIGHT) + Duration::days(day) + Duration::hours(8) + Duration::minutes(rng.below(11 * 60) as i64);
+            let mut arrived = client.registered_at.replace_time(time::Time::MIDNIGHT)
+                + Duration::days(day)
+                + Duration::hours(8)
+                + Duration::minutes(rng.below(11 * 60) as i64);
             if arrived > now - Duration::minutes(90) {
                 arrived = now - Duration::minutes(90 + rng.below(600) as i64);
             }
@@ -220,7 +269,8 @@ pub async fn generate(store: &Store, sites: u32, years: u32, scale: f64, seed: u
                     left_at: Some(arrived + Duration::minutes(15 + rng.below(60) as i64)),
                     substances: if injecting { subs.into() } else { "[]".into() },
                     route: injecting.then_some("injection"),
-                    otherwise_place: injecting.then(|| *rng.pick(&["public", "public", "semi_public", "private", "declined"])),
+                    otherwise_place: injecting
+                        .then(|| *rng.pick(&["public", "public", "semi_public", "private", "declined"])),
                     refusal_reason: None,
                 }
             };

@@ -71,9 +71,7 @@ impl Ctx {
             Ok(role) => Ok(self.audit_ctx(Some(site_id), Some(role.as_str()))),
             Err(d) => {
                 let ctx = self.audit_ctx(Some(site_id), self.actor.role_at(site_id).map(|r| r.as_str()));
-                store
-                    .audit(&ctx, AuditAction::Denied, action.as_str(), None)
-                    .await?;
+                store.audit(&ctx, AuditAction::Denied, action.as_str(), None).await?;
                 Err(AppError::Denied(d))
             }
         }

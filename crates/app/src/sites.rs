@@ -45,7 +45,9 @@ pub async fn create_site(store: &Store, ctx: &Ctx, f: &SiteForm) -> AppResult<Si
             other => other.into(),
         })?;
     // The creator gets the admin role at the new site so they can manage it.
-    store.set_role(&audit, &ctx.actor.user_id, &site.id, Role::Admin.as_str()).await?;
+    store
+        .set_role(&audit, &ctx.actor.user_id, &site.id, Role::Admin.as_str())
+        .await?;
     Ok(site)
 }
 
@@ -58,7 +60,14 @@ pub async fn update_site(store: &Store, ctx: &Ctx, site_id: &str, f: &SiteForm) 
 }
 
 /// Adds a space.
-pub async fn add_space(store: &Store, ctx: &Ctx, site_id: &str, label: &str, kind: &str, wheelchair: bool) -> AppResult<String> {
+pub async fn add_space(
+    store: &Store,
+    ctx: &Ctx,
+    site_id: &str,
+    label: &str,
+    kind: &str,
+    wheelchair: bool,
+) -> AppResult<String> {
     let audit = ctx.allow(store, Action::ManageSite, site_id).await?;
     let mut inv = Invalid::default();
     let label = validate_space_label(label).map_err(|e| inv.0.extend(e.0)).ok();
@@ -80,9 +89,18 @@ pub async fn add_space(store: &Store, ctx: &Ctx, site_id: &str, label: &str, kin
 }
 
 /// Changes a space's state.
-pub async fn update_space(store: &Store, ctx: &Ctx, site_id: &str, space_id: &str, wheelchair: bool, in_service: bool) -> AppResult<()> {
+pub async fn update_space(
+    store: &Store,
+    ctx: &Ctx,
+    site_id: &str,
+    space_id: &str,
+    wheelchair: bool,
+    in_service: bool,
+) -> AppResult<()> {
     let audit = ctx.allow(store, Action::ManageSite, site_id).await?;
-    Ok(store.update_space(&audit, site_id, space_id, wheelchair, in_service).await?)
+    Ok(store
+        .update_space(&audit, site_id, space_id, wheelchair, in_service)
+        .await?)
 }
 
 /// The spaces of a site (any role at the site).
@@ -98,7 +116,15 @@ pub async fn staff(store: &Store, ctx: &Ctx, site_id: &str) -> AppResult<Vec<(Us
 }
 
 /// Adds a staff member with a role at this site. Only an admin may grant admin.
-pub async fn add_staff(store: &Store, ctx: &Ctx, site_id: &str, username: &str, display_name: &str, role: &str, password: &str) -> AppResult<String> {
+pub async fn add_staff(
+    store: &Store,
+    ctx: &Ctx,
+    site_id: &str,
+    username: &str,
+    display_name: &str,
+    role: &str,
+    password: &str,
+) -> AppResult<String> {
     let audit = ctx.allow(store, Action::ManageStaff, site_id).await?;
     let mut inv = Invalid::default();
     if let Err(e) = check_username(username.trim()) {
@@ -136,7 +162,13 @@ pub async fn add_staff(store: &Store, ctx: &Ctx, site_id: &str, username: &str, 
 }
 
 /// Disables or re-enables a staff member of this site.
-pub async fn set_staff_disabled(store: &Store, ctx: &Ctx, site_id: &str, user_id: &str, disabled: bool) -> AppResult<()> {
+pub async fn set_staff_disabled(
+    store: &Store,
+    ctx: &Ctx,
+    site_id: &str,
+    user_id: &str,
+    disabled: bool,
+) -> AppResult<()> {
     let audit = ctx.allow(store, Action::ManageStaff, site_id).await?;
     if !store.roles(user_id).await?.iter().any(|r| r.site_id == site_id) {
         return Err(AppError::NotFound);

@@ -48,7 +48,13 @@ pub async fn check_in(
 }
 
 /// Records a refusal with its reason (dcr-practice §4.2: refusals counted by reason).
-pub async fn refuse(store: &Store, ctx: &Ctx, client_id: &str, reason: &str, at: Option<OffsetDateTime>) -> AppResult<VisitRow> {
+pub async fn refuse(
+    store: &Store,
+    ctx: &Ctx,
+    client_id: &str,
+    reason: &str,
+    at: Option<OffsetDateTime>,
+) -> AppResult<VisitRow> {
     let site_id = client_site_for_visit(store, ctx, client_id).await?;
     let audit = ctx.allow(store, Action::RecordVisit, &site_id).await?;
     let site = store.site(&site_id).await?;
@@ -75,7 +81,9 @@ pub async fn refuse(store: &Store, ctx: &Ctx, client_id: &str, reason: &str, at:
 /// A client not at any of the actor's sites: the error names the field.
 async fn client_site_for_visit(store: &Store, ctx: &Ctx, client_id: &str) -> AppResult<String> {
     match crate::clients::client_site(store, ctx, client_id).await {
-        Err(AppError::NotFound) => Err(Invalid::one("client_id", "no such client at a site where you have a role").into()),
+        Err(AppError::NotFound) => {
+            Err(Invalid::one("client_id", "no such client at a site where you have a role").into())
+        }
         other => other,
     }
 }
@@ -90,7 +98,12 @@ async fn visit_site(store: &Store, ctx: &Ctx, visit_id: &str) -> AppResult<Strin
 }
 
 /// Checks a visit out.
-pub async fn check_out(store: &Store, ctx: &Ctx, visit_id: &str, left_at: Option<OffsetDateTime>) -> AppResult<VisitRow> {
+pub async fn check_out(
+    store: &Store,
+    ctx: &Ctx,
+    visit_id: &str,
+    left_at: Option<OffsetDateTime>,
+) -> AppResult<VisitRow> {
     let site_id = visit_site(store, ctx, visit_id).await?;
     let audit = ctx.allow(store, Action::RecordVisit, &site_id).await?;
     let v = store.visit(&site_id, visit_id).await?;
@@ -111,7 +124,13 @@ pub async fn void(store: &Store, ctx: &Ctx, visit_id: &str, reason: &str) -> App
 
 /// A site's visits on a local date (the site's time zone), optionally
 /// filtered by client code prefix. Voided visits only for managers.
-pub async fn on_date(store: &Store, ctx: &Ctx, site_id: &str, date: time::Date, code_prefix: Option<&str>) -> AppResult<Vec<VisitRow>> {
+pub async fn on_date(
+    store: &Store,
+    ctx: &Ctx,
+    site_id: &str,
+    date: time::Date,
+    code_prefix: Option<&str>,
+) -> AppResult<Vec<VisitRow>> {
     ctx.allow(store, Action::ViewVisits, site_id).await?;
     let site = store.site(site_id).await?;
     let (from, to) = haven_domain::clock::local_day_bounds(&site.timezone, date)

@@ -208,9 +208,7 @@ async fn run() -> Result<()> {
 
     // 1. Load: the demo generator at GLA.
     println!();
-    println!(
-        "1. Load: demo::generate(1 site, 1 year, scale {scale:.2}, seed 1), target {visits} visits"
-    );
+    println!("1. Load: demo::generate(1 site, 1 year, scale {scale:.2}, seed 1), target {visits} visits");
     let t = Instant::now();
     let mut last_report = Instant::now();
     let summary = demo::generate(&store, 1, 1, scale, 1, &mut |done, total| {
@@ -231,16 +229,10 @@ async fn run() -> Result<()> {
         rate(summary.visits as usize, load),
         rate(rows as usize, load)
     );
-    println!(
-        "  database files: {:.0} MB",
-        dir_size(tmp.path()) as f64 / 1e6
-    );
+    println!("  database files: {:.0} MB", dir_size(tmp.path()) as f64 / 1e6);
 
     let site = store.site_by_code("GLA").await.context("site GLA")?;
-    let user = store
-        .user_by_name("demo-worker")
-        .await
-        .context("user demo-worker")?;
+    let user = store.user_by_name("demo-worker").await.context("user demo-worker")?;
     let actor = load_actor(&store, &user.id)
         .await?
         .ok_or_else(|| anyhow!("demo-worker has no active account"))?;
@@ -256,27 +248,11 @@ async fn run() -> Result<()> {
     println!(
         "2. Check-in through the app layer: haven_app::visits::check_in (authorise, validate, one transaction: visit + audit event, read back)"
     );
-    let warm = random_client_ids(
-        &store,
-        &site.id,
-        &site.code,
-        summary.clients,
-        WARMUP,
-        &mut rng,
-    )
-    .await?;
+    let warm = random_client_ids(&store, &site.id, &site.code, summary.clients, WARMUP, &mut rng).await?;
     for cid in &warm {
         check_in(&store, &ctx, cid, &draft, None).await?;
     }
-    let ids = random_client_ids(
-        &store,
-        &site.id,
-        &site.code,
-        summary.clients,
-        CHECKINS,
-        &mut rng,
-    )
-    .await?;
+    let ids = random_client_ids(&store, &site.id, &site.code, summary.clients, CHECKINS, &mut rng).await?;
     let mut lat = Vec::with_capacity(CHECKINS);
     let t = Instant::now();
     for cid in &ids {
@@ -287,15 +263,7 @@ async fn run() -> Result<()> {
     let seq = Figures::of(lat, t.elapsed());
     seq.print("sequential (1 task)");
 
-    let ids = random_client_ids(
-        &store,
-        &site.id,
-        &site.code,
-        summary.clients,
-        CHECKINS,
-        &mut rng,
-    )
-    .await?;
+    let ids = random_client_ids(&store, &site.id, &site.code, summary.clients, CHECKINS, &mut rng).await?;
     let t = Instant::now();
     let mut handles = Vec::with_capacity(TASKS);
     for part in ids.chunks(CHECKINS.div_ceil(TASKS)) {
@@ -322,18 +290,8 @@ async fn run() -> Result<()> {
 
     // 3. The floor: the same INSERTs without the app layer.
     println!();
-    println!(
-        "3. Floor: single-row INSERT INTO visits without the app layer (no audit event, no reads)"
-    );
-    let ids = random_client_ids(
-        &store,
-        &site.id,
-        &site.code,
-        summary.clients,
-        RAW_ROWS,
-        &mut rng,
-    )
-    .await?;
+    println!("3. Floor: single-row INSERT INTO visits without the app layer (no audit event, no reads)");
+    let ids = random_client_ids(&store, &site.id, &site.code, summary.clients, RAW_ROWS, &mut rng).await?;
     let rows = raw_rows(&ids);
     let t = Instant::now();
     store
@@ -378,9 +336,7 @@ async fn run() -> Result<()> {
         .create_site(&sys, &input, &SiteSettings::default().to_json())
         .await
         .context("creating site BEN")?;
-    let aliases = [
-        "Shug", "Tam", "Wee Jo", "Big Mo", "Rab", "Jinty", "Senga", "Boaby",
-    ];
+    let aliases = ["Shug", "Tam", "Wee Jo", "Big Mo", "Rab", "Jinty", "Senga", "Boaby"];
     let now = haven_domain::clock::now();
     let clients: Vec<BulkClient> = (1..=SEARCH_CLIENTS)
         .map(|n| BulkClient {
@@ -434,11 +390,7 @@ async fn run() -> Result<()> {
     }
     let search = Figures::of(lat, t.elapsed());
     search.print("all prefixes");
-    for (digits, l) in by_len
-        .into_iter()
-        .enumerate()
-        .filter(|(_, l)| !l.is_empty())
-    {
+    for (digits, l) in by_len.into_iter().enumerate().filter(|(_, l)| !l.is_empty()) {
         let f = Figures::of(l, Duration::ZERO);
         println!(
             "    BEN-{:<8} n={:<5} p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms",

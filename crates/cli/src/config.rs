@@ -62,7 +62,10 @@ impl fmt::Debug for Config {
 
 fn env_parse<T: std::str::FromStr>(name: &str) -> Result<Option<T>> {
     match std::env::var(name) {
-        Ok(v) => v.parse().map(Some).map_err(|_| anyhow::anyhow!("{name}: cannot parse `{v}`")),
+        Ok(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| anyhow::anyhow!("{name}: cannot parse `{v}`")),
         Err(_) => Ok(None),
     }
 }
@@ -77,25 +80,44 @@ impl Config {
             }
             None => FileConfig::default(),
         };
-        let database_url = args.database_url.clone().or(file.database_url).filter(|u| !u.is_empty());
-        if let Some(u) = &database_url {
-            if !(u.starts_with("postgres://") || u.starts_with("postgresql://")) {
-                bail!("HAVEN_DATABASE_URL must start with postgres:// (SQLite is configured with --data-dir)");
-            }
+        let database_url = args
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .filter(|u| !u.is_empty());
+        if let Some(u) = &database_url
+            && !(u.starts_with("postgres://") || u.starts_with("postgresql://"))
+        {
+            bail!("HAVEN_DATABASE_URL must start with postgres:// (SQLite is configured with --data-dir)");
         }
-        let idle = env_parse::<u64>("HAVEN_SESSION_IDLE_MINUTES")?.or(file.session_idle_minutes).unwrap_or(30);
-        let absolute = env_parse::<u64>("HAVEN_SESSION_ABSOLUTE_HOURS")?.or(file.session_absolute_hours).unwrap_or(12);
+        let idle = env_parse::<u64>("HAVEN_SESSION_IDLE_MINUTES")?
+            .or(file.session_idle_minutes)
+            .unwrap_or(30);
+        let absolute = env_parse::<u64>("HAVEN_SESSION_ABSOLUTE_HOURS")?
+            .or(file.session_absolute_hours)
+            .unwrap_or(12);
         if idle == 0 || absolute == 0 {
             bail!("session timeouts must be positive");
         }
         Ok(Config {
-            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("haven-data")),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("haven-data")),
             database_url,
-            listen: std::env::var("HAVEN_LISTEN").ok().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
-            behind_tls: env_parse::<bool>("HAVEN_BEHIND_TLS")?.or(file.behind_tls).unwrap_or(false),
+            listen: std::env::var("HAVEN_LISTEN")
+                .ok()
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            behind_tls: env_parse::<bool>("HAVEN_BEHIND_TLS")?
+                .or(file.behind_tls)
+                .unwrap_or(false),
             session_idle: Duration::from_secs(idle * 60),
             session_absolute: Duration::from_secs(absolute * 3600),
-            login_attempts: env_parse::<u32>("HAVEN_LOGIN_ATTEMPTS")?.or(file.login_attempts).unwrap_or(10),
+            login_attempts: env_parse::<u32>("HAVEN_LOGIN_ATTEMPTS")?
+                .or(file.login_attempts)
+                .unwrap_or(10),
         })
     }
 

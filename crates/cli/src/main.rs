@@ -12,7 +12,11 @@ use haven_store::Store;
 use config::Config;
 
 #[derive(Parser, Debug)]
-#[command(name = "haven", version, about = "Haven: a supervised drug consumption facility and HAT clinic, and the evidence they produce")]
+#[command(
+    name = "haven",
+    version,
+    about = "Haven: a supervised drug consumption facility and HAT clinic, and the evidence they produce"
+)]
 struct Cli {
     #[command(flatten)]
     global: config::GlobalArgs,
@@ -80,6 +84,11 @@ enum UserCmd {
     },
     /// Disable a user: their sessions end and their tokens stop working.
     Disable {
+        /// Username.
+        name: String,
+    },
+    /// Set a new password (read from standard input); the user's sessions end.
+    Password {
         /// Username.
         name: String,
     },
@@ -170,7 +179,8 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HAVEN_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+            tracing_subscriber::EnvFilter::try_from_env("HAVEN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -199,15 +209,24 @@ async fn run(cmd: Cmd, config: Config) -> Result<()> {
             match cmd {
                 UserCmd::Add { name, role, site } => {
                     let role = role.parse().map_err(anyhow::Error::msg)?;
-                    let mut password = String::new();
-                    std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
-                    let password = password.trim_end_matches(['\n', '\r']);
-                    let id = haven_app::auth::add_user_system(&store, &name, password, &site, role).await.map_err(app_err)?;
+                    let password = read_password()?;
+                    let id = haven_app::auth::add_user_system(&store, &name, &password, &site, role)
+                        .await
+                        .map_err(app_err)?;
                     println!("user {name} added ({id})");
                 }
                 UserCmd::Disable { name } => {
-                    haven_app::auth::disable_user_system(&store, &name).await.map_err(app_err)?;
+                    haven_app::auth::disable_user_system(&store, &name)
+                        .await
+                        .map_err(app_err)?;
                     println!("user {name} disabled; their sessions have ended");
+                }
+                UserCmd::Password { name } => {
+                    let password = read_password()?;
+                    haven_app::auth::set_password_system(&store, &name, &password)
+                        .await
+                        .map_err(app_err)?;
+                    println!("password of {name} changed; their sessions have ended");
                 }
             }
             store.close().await;
@@ -217,12 +236,16 @@ async fn run(cmd: Cmd, config: Config) -> Result<()> {
             let store = open(&config).await?;
             match cmd {
                 TokenCmd::Create { user, label } => {
-                    let (id, token) = haven_app::auth::create_token_system(&store, &user, &label).await.map_err(app_err)?;
+                    let (id, token) = haven_app::auth::create_token_system(&store, &user, &label)
+                        .await
+                        .map_err(app_err)?;
                     eprintln!("token id {id} (revoke with: haven token revoke {id}); the token is shown once:");
                     println!("{token}");
                 }
                 TokenCmd::Revoke { id } => {
-                    haven_app::auth::revoke_token_system(&store, &id).await.map_err(app_err)?;
+                    haven_app::auth::revoke_token_system(&store, &id)
+                        .await
+                        .map_err(app_err)?;
                     println!("token {id} revoked");
                 }
             }
@@ -244,40 +267,96 @@ async fn run(cmd: Cmd, config: Config) -> Result<()> {
         Cmd::Site { cmd } => {
             let store = open(&config).await?;
             match cmd {
-                SiteCmd::Add { code, name, timezone, opens, closes, scheme } => {
-                    let input = haven_domain::site::validate_site(&code, &name, &timezone, &opens, &closes, &scheme).map_err(|e| anyhow::anyhow!("{e}"))?;
+                SiteCmd::Add {
+                    code,
+                    name,
+                    timezone,
+                    opens,
+                    closes,
+                    scheme,
+                } => {
+                    let input = haven_domain::site::validate_site(&code, &name, &timezone, &opens, &closes, &scheme)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
                     let site = store
-                        .create_site(&haven_app::system_ctx("cli"), &input, &haven_domain::site::SiteSettings::default().to_json())
+                        .create_site(
+                            &haven_app::system_ctx("cli"),
+                            &input,
+                            &haven_domain::site::SiteSettings::default().to_json(),
+                        )
                         .await?;
                     println!("site {} added ({})", site.code, site.id);
                 }
                 SiteCmd::List => {
                     for s in store.sites().await? {
-                        println!("{}\t{}\t{}\t{}–{}\t{}", s.code, s.name, s.timezone, s.opens, s.closes, s.code_scheme);
+                        println!(
+                            "{}\t{}\t{}\t{}–{}\t{}",
+                            s.code, s.name, s.timezone, s.opens, s.closes, s.code_scheme
+                        );
                     }
                 }
             }
             store.close().await;
             Ok(())
         }
-        Cmd::Space { cmd: SpaceCmd::Add { site, label, kind, wheelchair } } => {
+        Cmd::Space {
+            cmd:
+                SpaceCmd::Add {
+                    site,
+                    label,
+                    kind,
+                    wheelchair,
+                },
+        } => {
             let store = open(&config).await?;
-            let site = store.site_by_code(&site).await.with_context(|| format!("no site with code {site}"))?;
+            let site = store
+                .site_by_code(&site)
+                .await
+                .with_context(|| format!("no site with code {site}"))?;
             let label = haven_domain::site::validate_space_label(&label).map_err(|e| anyhow::anyhow!("{e}"))?;
             let kind = haven_domain::site::SpaceKind::parse(&kind).context("kind must be injecting or inhalation")?;
-            store.add_space(&haven_app::system_ctx("cli"), &site.id, &label, kind.as_str(), wheelchair).await?;
+            store
+                .add_space(
+                    &haven_app::system_ctx("cli"),
+                    &site.id,
+                    &label,
+                    kind.as_str(),
+                    wheelchair,
+                )
+                .await?;
             println!("space {label} added to {}", site.code);
             store.close().await;
             Ok(())
         }
-        Cmd::Demo { cmd: DemoCmd::Generate { sites, years, scale, seed } } => {
+        Cmd::Demo {
+            cmd:
+                DemoCmd::Generate {
+                    sites,
+                    years,
+                    scale,
+                    seed,
+                },
+        } => {
             let store = open(&config).await?;
             let summary = generate_demo(&store, sites, years, scale, seed).await?;
-            println!("demo: sites {}, {} clients, {} visits", summary.sites.join(", "), summary.clients, summary.visits);
+            println!(
+                "demo: sites {}, {} clients, {} visits",
+                summary.sites.join(", "),
+                summary.clients,
+                summary.visits
+            );
             store.close().await;
             Ok(())
         }
     }
+}
+
+/// Reads a password from standard input (one line; the newline is dropped).
+fn read_password() -> Result<String> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("reading the password from standard input")?;
+    Ok(password.trim_end_matches(['\n', '\r']).to_string())
 }
 
 fn app_err(e: haven_app::AppError) -> anyhow::Error {
@@ -287,14 +366,22 @@ fn app_err(e: haven_app::AppError) -> anyhow::Error {
     }
 }
 
-async fn generate_demo(store: &Store, sites: u32, years: u32, scale: f64, seed: u64) -> Result<haven_app::demo::DemoSummary> {
+async fn generate_demo(
+    store: &Store,
+    sites: u32,
+    years: u32,
+    scale: f64,
+    seed: u64,
+) -> Result<haven_app::demo::DemoSummary> {
     if !(scale > 0.0 && scale <= 10_000.0) {
         bail!("--scale must be between 0 and 10000");
     }
     let bar = indicatif::ProgressBar::new(1);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} demo data [{bar:40}] {pos}/{len} visits ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} demo data [{bar:40}] {pos}/{len} visits ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
     let summary = haven_app::demo::generate(store, sites, years, scale, seed, &mut |done, total| {
@@ -305,7 +392,10 @@ async fn generate_demo(store: &Store, sites: u32, years: u32, scale: f64, seed: 
     .map_err(app_err)?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
-    eprintln!("demo data written in {secs:.1} s ({:.0} visits/s)", summary.visits as f64 / secs.max(0.001));
+    eprintln!(
+        "demo data written in {secs:.1} s ({:.0} visits/s)",
+        summary.visits as f64 / secs.max(0.001)
+    );
     Ok(summary)
 }
 
@@ -335,10 +425,14 @@ async fn serve(config: Config, demo: bool, listen: Option<String>) -> Result<()>
             eprintln!("empty database: creating the demo site (about a year of Glasgow-sized history)…");
             generate_demo(&store, 1, 1, 1.0, 2025).await?;
         } else {
-            eprintln!("the database already holds sites; serving it as it is (demo data is only created on an empty database)");
+            eprintln!(
+                "the database already holds sites; serving it as it is (demo data is only created on an empty database)"
+            );
         }
     }
-    let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
     println!("Haven is running at http://{addr}/ ({})", config.describe_location());
     if demo && store.user_by_name("demo-worker").await.is_ok() {

@@ -146,7 +146,10 @@ impl ChainVerifier {
     pub fn check(&mut self, e: &AuditEvent, stored_prev: &str, stored_hash: &str) -> Result<(), ChainBreak> {
         let brk = |reason: String| ChainBreak { seq: e.seq, reason };
         if e.seq != self.next_seq {
-            return Err(brk(format!("expected event {} here (missing or reordered)", self.next_seq)));
+            return Err(brk(format!(
+                "expected event {} here (missing or reordered)",
+                self.next_seq
+            )));
         }
         if stored_prev != self.prev {
             return Err(brk("prev_hash does not match the hash of the event before".into()));

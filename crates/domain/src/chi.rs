@@ -170,10 +170,7 @@ mod tests {
             .find(|nine| test_check_digit(nine).is_none())
             .expect("some serial has check value 10");
         for last in 0..=9 {
-            assert_eq!(
-                validate_chi(&format!("{nine}{last}")),
-                Err(ChiError::BadCheckDigit)
-            );
+            assert_eq!(validate_chi(&format!("{nine}{last}")), Err(ChiError::BadCheckDigit));
         }
     }
 
@@ -201,10 +198,7 @@ mod tests {
         assert!(validate_chi(&with_check("290200123")).is_ok());
         // 1901 and 2001 are not leap years.
         assert_eq!(
-            validate_chi(&format!(
-                "290201123{}",
-                test_check_digit("290201123").unwrap_or(0)
-            )),
+            validate_chi(&format!("290201123{}", test_check_digit("290201123").unwrap_or(0))),
             Err(ChiError::BadDate)
         );
     }
@@ -227,10 +221,7 @@ mod tests {
     #[test]
     fn chi_spaces_are_accepted_and_removed() {
         assert_eq!(validate_chi("010180 1238").as_deref(), Ok("0101801238"));
-        assert_eq!(
-            validate_chi(" 01 01 80 12 38 ").as_deref(),
-            Ok("0101801238")
-        );
+        assert_eq!(validate_chi(" 01 01 80 12 38 ").as_deref(), Ok("0101801238"));
         assert_eq!(validate_chi("010 180 1238").as_deref(), Ok("0101801238"));
     }
 

@@ -111,7 +111,12 @@ pub fn parse_home_area(raw: &str, format: &str) -> Result<String, String> {
     if HOME_AREA_SPECIAL.contains(&lower.as_str()) {
         return Ok(lower);
     }
-    let s: String = raw.trim().to_uppercase().chars().filter(|c| !c.is_whitespace()).collect();
+    let s: String = raw
+        .trim()
+        .to_uppercase()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     let c: Vec<char> = s.chars().collect();
     let ok = match format {
         // Outward code: A9, A99, AA9, AA99, A9A, AA9A.
@@ -124,12 +129,7 @@ pub fn parse_home_area(raw: &str, format: &str) -> Result<String, String> {
                 && rest[0].is_ascii_digit()
                 && rest.iter().all(|ch| ch.is_ascii_alphanumeric())
         }
-        "ca_fsa" => {
-            c.len() == 3
-                && c[0].is_ascii_alphabetic()
-                && c[1].is_ascii_digit()
-                && c[2].is_ascii_alphabetic()
-        }
+        "ca_fsa" => c.len() == 3 && c[0].is_ascii_alphabetic() && c[1].is_ascii_digit() && c[2].is_ascii_alphabetic(),
         _ => !c.is_empty() && c.len() <= 10 && c.iter().all(|ch| ch.is_ascii_alphanumeric()),
     };
     if ok {
@@ -174,10 +174,10 @@ pub fn prepare_client(
             None
         }
     };
-    if let Some(y) = yob {
-        if !(1901..=current_year).contains(&y) {
-            inv.push("year_of_birth", format!("must be between 1901 and {current_year}"));
-        }
+    if let Some(y) = yob
+        && !(1901..=current_year).contains(&y)
+    {
+        inv.push("year_of_birth", format!("must be between 1901 and {current_year}"));
     }
     if !settings.genders.iter().any(|g| g == &draft.gender) {
         inv.push("gender", format!("choose one of: {}", settings.genders.join(", ")));

@@ -53,9 +53,7 @@ pub fn local_day_bounds(tz: &str, date: time::Date) -> Option<(OffsetDateTime, O
     .ok()?;
     let start = d.to_zoned(zone.clone()).ok()?;
     let end = d.tomorrow().ok()?.to_zoned(zone).ok()?;
-    let to_time = |z: &jiff::Zoned| {
-        OffsetDateTime::from_unix_timestamp_nanos(z.timestamp().as_nanosecond()).ok()
-    };
+    let to_time = |z: &jiff::Zoned| OffsetDateTime::from_unix_timestamp_nanos(z.timestamp().as_nanosecond()).ok();
     Some((to_time(&start)?, to_time(&end)?))
 }
 

@@ -309,12 +309,7 @@ fn name_part(name: Option<&str>, positions: &[usize]) -> String {
     }
     positions
         .iter()
-        .map(|&pos| {
-            pos.checked_sub(1)
-                .and_then(|i| letters.get(i))
-                .copied()
-                .unwrap_or('2')
-        })
+        .map(|&pos| pos.checked_sub(1).and_then(|i| letters.get(i)).copied().unwrap_or('2'))
         .collect()
 }
 
@@ -463,9 +458,7 @@ fn validate_slk581(code: &str) -> Result<(), CodeError> {
         .iter()
         .all(|&b| b.is_ascii_uppercase() || b == b'2' || b == b'9')
     {
-        return Err(bad_code(
-            "SLK-581 key must start with 5 characters, each A-Z, 2 or 9",
-        ));
+        return Err(bad_code("SLK-581 key must start with 5 characters, each A-Z, 2 or 9"));
     }
     // dcr-practice §2.2 step 3 [slk581]: DDMMYYYY must be a real date.
     if !bytes[5..13].iter().all(u8::is_ascii_digit) || parse_ddmmyyyy(&bytes[5..13]).is_none() {
@@ -475,9 +468,7 @@ fn validate_slk581(code: &str) -> Result<(), CodeError> {
     }
     // dcr-practice §2.2 step 4 [slk581]: 1 and 2 verified, 3 and 9 [U].
     if !matches!(bytes[13], b'1' | b'2' | b'3' | b'9') {
-        return Err(bad_code(
-            "SLK-581 key must end with a sex code 1, 2, 3 or 9",
-        ));
+        return Err(bad_code("SLK-581 key must end with a sex code 1, 2, 3 or 9"));
     }
     Ok(())
 }
@@ -548,22 +539,12 @@ mod tests {
     #[test]
     fn site_code_does_not_truncate_wide_numbers() {
         assert_eq!(site_code("GLA", 1_234_567), "GLA-1234567");
-        assert_eq!(
-            validate_code(CodeScheme::Site, "GLA", "GLA-1234567"),
-            Ok(())
-        );
+        assert_eq!(validate_code(CodeScheme::Site, "GLA", "GLA-1234567"), Ok(()));
     }
 
     #[test]
     fn site_code_validation_rejects_wrong_prefix_and_short_numbers() {
-        for bad in [
-            "EDI-000123",
-            "GLA000123",
-            "GLA-12345",
-            "GLA-00012a",
-            "GLA-",
-            "",
-        ] {
+        for bad in ["EDI-000123", "GLA000123", "GLA-12345", "GLA-00012a", "GLA-", ""] {
             let err = validate_code(CodeScheme::Site, "GLA", bad).expect_err(bad);
             assert_eq!(err.field, "code");
         }
@@ -640,24 +621,14 @@ mod tests {
     #[test]
     fn slk581_dcr_practice_2_2_example_smith_john() {
         // dcr-practice §2.2 [slk581]: S-M-I-T-H → M, I, H; J-O-H-N → O, H.
-        let key = slk(
-            Some("Smith"),
-            Some("John"),
-            date!(1980 - 02 - 01),
-            Slk581Sex::Male,
-        );
+        let key = slk(Some("Smith"), Some("John"), date!(1980 - 02 - 01), Slk581Sex::Male);
         assert_eq!(key, "MIHOH010219801");
     }
 
     #[test]
     fn slk581_dcr_practice_2_2_example_li_ann() {
         // dcr-practice §2.2 [slk581]: "Li" has no 3rd or 5th letter → 2, 2.
-        let key = slk(
-            Some("Li"),
-            Some("Ann"),
-            date!(1975 - 07 - 15),
-            Slk581Sex::Female,
-        );
+        let key = slk(Some("Li"), Some("Ann"), date!(1975 - 07 - 15), Slk581Sex::Female);
         assert_eq!(key, "I22NN150719752");
     }
 
@@ -691,14 +662,8 @@ mod tests {
     #[test]
     fn slk581_dcr_practice_2_2_empty_or_letterless_names_count_as_missing() {
         let dob = date!(1980 - 02 - 01);
-        assert_eq!(
-            slk(Some(""), Some("  "), dob, Slk581Sex::Male),
-            "99999010219801"
-        );
-        assert_eq!(
-            slk(Some("-'"), Some("."), dob, Slk581Sex::Male),
-            "99999010219801"
-        );
+        assert_eq!(slk(Some(""), Some("  "), dob, Slk581Sex::Male), "99999010219801");
+        assert_eq!(slk(Some("-'"), Some("."), dob, Slk581Sex::Male), "99999010219801");
     }
 
     #[test]
@@ -710,12 +675,7 @@ mod tests {
 
     #[test]
     fn slk581_dcr_practice_2_2_letters_are_upper_case() {
-        let key = slk(
-            Some("smith"),
-            Some("john"),
-            date!(1980 - 02 - 01),
-            Slk581Sex::Male,
-        );
+        let key = slk(Some("smith"), Some("john"), date!(1980 - 02 - 01), Slk581Sex::Male);
         assert_eq!(key, "MIHOH010219801");
     }
 
@@ -729,10 +689,7 @@ mod tests {
             (Slk581Sex::Other, '3'),
             (Slk581Sex::NotStated, '9'),
         ] {
-            assert_eq!(
-                slk(Some("Smith"), Some("John"), dob, sex).chars().last(),
-                Some(digit)
-            );
+            assert_eq!(slk(Some("Smith"), Some("John"), dob, sex).chars().last(), Some(digit));
         }
     }
 
@@ -740,20 +697,10 @@ mod tests {
     fn slk581_folds_latin_diacritics() {
         // Haven decision (not in the source): fold diacritics so positions
         // are not shifted. W-Ó-J-C-I-K → O, J, I; Ł-U-K-A-S-Z → U, K.
-        let key = slk(
-            Some("Wójcik"),
-            Some("Łukasz"),
-            date!(1988 - 03 - 09),
-            Slk581Sex::Male,
-        );
+        let key = slk(Some("Wójcik"), Some("Łukasz"), date!(1988 - 03 - 09), Slk581Sex::Male);
         assert_eq!(key, "OJIUK090319881");
         // ß upper-cases to SS: S-T-R-A-U-S-S → T, R, U.
-        let key = slk(
-            Some("Strauß"),
-            Some("Ann"),
-            date!(1988 - 03 - 09),
-            Slk581Sex::Female,
-        );
+        let key = slk(Some("Strauß"), Some("Ann"), date!(1988 - 03 - 09), Slk581Sex::Female);
         assert_eq!(key, "TRUNN090319882");
     }
 
@@ -776,11 +723,7 @@ mod tests {
             "999IM200619852",
             "99999290220009",
         ] {
-            assert_eq!(
-                validate_code(CodeScheme::Slk581, "", good),
-                Ok(()),
-                "{good}"
-            );
+            assert_eq!(validate_code(CodeScheme::Slk581, "", good), Ok(()), "{good}");
         }
         for bad in [
             "MIHOH01021980",   // 13 chars

@@ -49,11 +49,7 @@ pub fn similarity(a: &str, b: &str) -> f64 {
     }
     // The greedy matching pass scans one string against the other; fix the
     // order (shorter first, then lexical) so the score is exactly symmetric.
-    let (a, b) = if (a.len(), &a) <= (b.len(), &b) {
-        (a, b)
-    } else {
-        (b, a)
-    };
+    let (a, b) = if (a.len(), &a) <= (b.len(), &b) { (a, b) } else { (b, a) };
     jaro_winkler(&a, &b).clamp(0.0, 1.0)
 }
 
@@ -90,16 +86,8 @@ fn jaro(a: &[char], b: &[char]) -> f64 {
     }
 
     // Half the number of matched characters that appear in a different order.
-    let a_seq = a
-        .iter()
-        .zip(&a_matched)
-        .filter(|(_, m)| **m)
-        .map(|(c, _)| c);
-    let b_seq = b
-        .iter()
-        .zip(&b_matched)
-        .filter(|(_, m)| **m)
-        .map(|(c, _)| c);
+    let a_seq = a.iter().zip(&a_matched).filter(|(_, m)| **m).map(|(c, _)| c);
+    let b_seq = b.iter().zip(&b_matched).filter(|(_, m)| **m).map(|(c, _)| c);
     let out_of_order = a_seq.zip(b_seq).filter(|(x, y)| x != y).count();
 
     let m = matches as f64;
@@ -303,17 +291,10 @@ mod tests {
             cand("FABXY1984", None, 1984), // two letters off: ~0.896
         ];
         let ranked = rank_duplicates(&query, existing, 10);
-        let codes: Vec<(&str, i32)> = ranked
-            .iter()
-            .map(|(c, _)| (c.code, c.year_of_birth))
-            .collect();
+        let codes: Vec<(&str, i32)> = ranked.iter().map(|(c, _)| (c.code, c.year_of_birth)).collect();
         assert_eq!(
             codes,
-            vec![
-                ("FABCD1984", 1985),
-                ("FBACD1984", 1984),
-                ("FABXY1984", 1984)
-            ]
+            vec![("FABCD1984", 1985), ("FBACD1984", 1984), ("FABXY1984", 1984)]
         );
         assert!(ranked.windows(2).all(|w| w[0].1 >= w[1].1));
 
@@ -365,5 +346,59 @@ mod tests {
             prop_assert!(ranked.windows(2).all(|w| w[0].1 >= w[1].1));
             prop_assert!(ranked.iter().all(|(_, s)| *s >= DUPLICATE_THRESHOLD));
         }
+    }
+}
+
+/// Records whose code or alias resembles a typed search (no year of birth to
+/// narrow by): "did you mean" when a search finds nothing (dcr-practice §2.3:
+/// suggest likely duplicates in search). Best first, at most `limit`.
+pub fn rank_similar_to_text<'a>(
+    query: &str,
+    existing: impl IntoIterator<Item = Candidate<'a>>,
+    limit: usize,
+) -> Vec<(Candidate<'a>, f64)> {
+    let mut out: Vec<(Candidate<'a>, f64)> = existing
+        .into_iter()
+        .filter_map(|c| {
+            let by_code = similarity(query, c.code);
+            let by_alias = c.alias.map_or(0.0, |a| similarity(query, a));
+            let score = by_code.max(by_alias);
+            (score >= DUPLICATE_THRESHOLD).then_some((c, score))
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out.truncate(limit);
+    out
+}
+
+#[cfg(test)]
+mod text_search_tests {
+    use super::*;
+
+    #[test]
+    fn a_mistyped_code_or_alias_is_suggested_dcr_practice_2_3() {
+        let rows = [
+            Candidate {
+                code: "GLA-000123",
+                alias: None,
+                year_of_birth: 1980,
+            },
+            Candidate {
+                code: "GLA-000999",
+                alias: Some("Shuggie"),
+                year_of_birth: 1975,
+            },
+            Candidate {
+                code: "GLA-004567",
+                alias: Some("Tam"),
+                year_of_birth: 1990,
+            },
+        ];
+        let by_code = rank_similar_to_text("GLA-000132", rows, 5);
+        assert_eq!(by_code[0].0.code, "GLA-000123");
+        let by_alias = rank_similar_to_text("Shugie", rows, 5);
+        assert_eq!(by_alias.len(), 1);
+        assert_eq!(by_alias[0].0.code, "GLA-000999");
+        assert!(rank_similar_to_text("zzzz", rows, 5).is_empty());
     }
 }

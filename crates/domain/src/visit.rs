@@ -77,7 +77,10 @@ pub fn prepare_check_in(
         None => None,
         Some(r) if settings.routes.iter().any(|x| x == r) => Some(r.to_string()),
         Some(r) => {
-            inv.push("route", format!("unknown route `{r}`; choose one of: {}", settings.routes.join(", ")));
+            inv.push(
+                "route",
+                format!("unknown route `{r}`; choose one of: {}", settings.routes.join(", ")),
+            );
             None
         }
     };
@@ -91,7 +94,10 @@ pub fn prepare_check_in(
         None => None,
         Some(p) if OTHERWISE_PLACES.contains(&p) => Some(p.to_string()),
         Some(p) => {
-            inv.push("otherwise_place", format!("unknown place `{p}`; choose private, public, semi_public or declined"));
+            inv.push(
+                "otherwise_place",
+                format!("unknown place `{p}`; choose private, public, semi_public or declined"),
+            );
             None
         }
     };
@@ -115,7 +121,10 @@ pub fn prepare_refusal(
     let at = crate::clock::truncate_micros(at.unwrap_or(now));
     check_time(&mut inv, "arrived_at", at, now);
     if !settings.refusal_reasons.iter().any(|r| r == reason) {
-        inv.push("reason", format!("choose one of: {}", settings.refusal_reasons.join(", ")));
+        inv.push(
+            "reason",
+            format!("choose one of: {}", settings.refusal_reasons.join(", ")),
+        );
     }
     inv.into_result()?;
     Ok((reason.to_string(), at))
@@ -252,7 +261,12 @@ mod tests {
 
     #[test]
     fn combination_heroin_and_cocaine_is_one_visit() {
-        let v = prepare_check_in(&draft(&["heroin", "cocaine", "heroin"], Some("injection")), &SiteSettings::default(), NOW).unwrap();
+        let v = prepare_check_in(
+            &draft(&["heroin", "cocaine", "heroin"], Some("injection")),
+            &SiteSettings::default(),
+            NOW,
+        )
+        .unwrap();
         assert_eq!(v.substances, ["heroin", "cocaine"]);
         assert_eq!(v.arrived_at, NOW);
     }
@@ -284,11 +298,19 @@ mod tests {
 
     #[test]
     fn check_out_before_check_in_is_refused() {
-        let st = VisitState { arrived_at: NOW, left_at: None, refused: false, voided: false };
+        let st = VisitState {
+            arrived_at: NOW,
+            left_at: None,
+            refused: false,
+            voided: false,
+        };
         let e = check_out_time(&st, Some(NOW - Duration::minutes(1)), NOW).unwrap_err();
         assert_eq!(e.0[0].field, "left_at");
         assert!(check_out_time(&st, None, NOW + Duration::minutes(20)).is_ok());
-        let done = VisitState { left_at: Some(NOW), ..st.clone() };
+        let done = VisitState {
+            left_at: Some(NOW),
+            ..st.clone()
+        };
         assert!(check_out_time(&done, None, NOW).is_err());
     }
 
@@ -300,14 +322,25 @@ mod tests {
 
     #[test]
     fn void_needs_a_reason_and_happens_once() {
-        let st = VisitState { arrived_at: NOW, left_at: None, refused: false, voided: false };
+        let st = VisitState {
+            arrived_at: NOW,
+            left_at: None,
+            refused: false,
+            voided: false,
+        };
         assert!(check_void(&st, "  ").is_err());
         assert_eq!(check_void(&st, " wrong client ").unwrap(), "wrong client");
         assert!(check_void(&VisitState { voided: true, ..st }, "x").is_err());
     }
 
     fn summary(client: &str, refused: bool, voided: bool, route: Option<&str>, open: bool) -> VisitSummary {
-        VisitSummary { client_id: client.into(), refused, voided, route: route.map(Into::into), open }
+        VisitSummary {
+            client_id: client.into(),
+            refused,
+            voided,
+            route: route.map(Into::into),
+            open,
+        }
     }
 
     #[test]
@@ -319,7 +352,17 @@ mod tests {
             summary("c", true, false, None, false),
             summary("d", false, true, Some("injection"), false),
         ]);
-        assert_eq!(f, DayFigures { visits: 3, unique_clients: 2, consumption_visits: 2, injecting_visits: 1, refusals: 1, on_site_now: 2 });
+        assert_eq!(
+            f,
+            DayFigures {
+                visits: 3,
+                unique_clients: 2,
+                consumption_visits: 2,
+                injecting_visits: 1,
+                refusals: 1,
+                on_site_now: 2
+            }
+        );
     }
 
     proptest! {

@@ -159,12 +159,7 @@ impl Store {
     }
 
     /// Events about one subject, newest first ("who looked at this client").
-    pub async fn audit_for_subject(
-        &self,
-        subject_type: &str,
-        subject_id: &str,
-        limit: i64,
-    ) -> Result<Vec<AuditRow>> {
+    pub async fn audit_for_subject(&self, subject_type: &str, subject_id: &str, limit: i64) -> Result<Vec<AuditRow>> {
         read!(self, |c| Ok(sqlx::query_as::<_, AuditRow>(
             "SELECT seq, at, actor_id, actor_name, role, site_id, action, subject_type, \
              subject_id, request_id, prev_hash, hash FROM audit_events \

@@ -4,7 +4,7 @@
 use haven_domain::audit::AuditAction;
 use time::OffsetDateTime;
 
-use crate::{ts::Ts, AuditCtx, Result, Store, audit::append_audit, write_tx};
+use crate::{AuditCtx, Result, Store, audit::append_audit, ts::Ts, write_tx};
 
 /// A client row for bulk loading.
 #[derive(Debug, Clone)]
@@ -73,7 +73,14 @@ fn placeholders(rows: usize, cols: usize) -> String {
 impl Store {
     /// Inserts clients of one site in one transaction and advances the site's
     /// code sequence past them.
-    pub async fn bulk_insert_clients(&self, ctx: &AuditCtx, site_id: &str, rows: &[BulkClient], created_by: &str, next_seq: i64) -> Result<()> {
+    pub async fn bulk_insert_clients(
+        &self,
+        ctx: &AuditCtx,
+        site_id: &str,
+        rows: &[BulkClient],
+        created_by: &str,
+        next_seq: i64,
+    ) -> Result<()> {
         write_tx!(self, |tx, pg| {
             for chunk in rows.chunks(ROWS_PER_STATEMENT) {
                 let sql = format!(
@@ -101,14 +108,27 @@ impl Store {
                 .bind(next_seq)
                 .execute(&mut **tx)
                 .await?;
-            append_audit!(tx, pg, ctx, AuditAction::Create, "client_bulk", Some(site_id.to_string()));
+            append_audit!(
+                tx,
+                pg,
+                ctx,
+                AuditAction::Create,
+                "client_bulk",
+                Some(site_id.to_string())
+            );
         });
         Ok(())
     }
 
     /// Inserts visits of one site in one transaction. This is also the
     /// benchmark's floor: the raw cost of the INSERTs without the app layer.
-    pub async fn bulk_insert_visits(&self, ctx: &AuditCtx, site_id: &str, rows: &[BulkVisit], created_by: &str) -> Result<()> {
+    pub async fn bulk_insert_visits(
+        &self,
+        ctx: &AuditCtx,
+        site_id: &str,
+        rows: &[BulkVisit],
+        created_by: &str,
+    ) -> Result<()> {
         write_tx!(self, |tx, pg| {
             for chunk in rows.chunks(ROWS_PER_STATEMENT) {
                 let sql = format!(
@@ -134,7 +154,14 @@ impl Store {
                 }
                 q.execute(&mut **tx).await?;
             }
-            append_audit!(tx, pg, ctx, AuditAction::Create, "visit_bulk", Some(site_id.to_string()));
+            append_audit!(
+                tx,
+                pg,
+                ctx,
+                AuditAction::Create,
+                "visit_bulk",
+                Some(site_id.to_string())
+            );
         });
         Ok(())
     }

@@ -3,7 +3,9 @@
 use haven_domain::{audit::AuditAction, client::Identity};
 use time::OffsetDateTime;
 
-use crate::{ts::Ts, AuditCtx, Result, Store, StoreError, audit::append_audit, is_unique_violation, new_id, read, write_tx};
+use crate::{
+    AuditCtx, Result, Store, StoreError, audit::append_audit, is_unique_violation, new_id, read, ts::Ts, write_tx,
+};
 
 /// A client (pseudonymous).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -90,7 +92,8 @@ pub struct NewClientRecord {
     pub identity: Option<Identity>,
 }
 
-const CLIENT_SELECT: &str = "SELECT id, site_id, code, year_of_birth, gender, home_area, alias, flags, registered_at, merged_into FROM clients";
+const CLIENT_SELECT: &str =
+    "SELECT id, site_id, code, year_of_birth, gender, home_area, alias, flags, registered_at, merged_into FROM clients";
 
 impl Store {
     /// Registers a client; a `site`-scheme code is numbered inside the same
@@ -117,11 +120,12 @@ impl Store {
                             .await?
                             .ok_or(StoreError::NotFound)?;
                             let code = haven_domain::codes::site_code(&prefix, u64::try_from(seq).unwrap_or(0));
-                            let taken: Option<String> = sqlx::query_scalar("SELECT id FROM clients WHERE site_id = $1 AND code = $2")
-                                .bind(site_id)
-                                .bind(&code)
-                                .fetch_optional(&mut **tx)
-                                .await?;
+                            let taken: Option<String> =
+                                sqlx::query_scalar("SELECT id FROM clients WHERE site_id = $1 AND code = $2")
+                                    .bind(site_id)
+                                    .bind(&code)
+                                    .fetch_optional(&mut **tx)
+                                    .await?;
                             if taken.is_none() {
                                 found = Some(code);
                                 break;
@@ -204,7 +208,12 @@ impl Store {
     }
 
     /// Reads a client's identity record, audited as its own read.
-    pub async fn identity_audited(&self, ctx: &AuditCtx, site_id: &str, client_id: &str) -> Result<Option<IdentityRow>> {
+    pub async fn identity_audited(
+        &self,
+        ctx: &AuditCtx,
+        site_id: &str,
+        client_id: &str,
+    ) -> Result<Option<IdentityRow>> {
         let row = write_tx!(self, |tx, pg| {
             let row = sqlx::query_as::<_, IdentityRow>(
                 "SELECT i.client_id, i.name, i.chi, i.other_number FROM client_identities i \
@@ -215,7 +224,14 @@ impl Store {
             .fetch_optional(&mut **tx)
             .await?;
             if row.is_some() {
-                append_audit!(tx, pg, ctx, AuditAction::Read, "client_identity", Some(client_id.to_string()));
+                append_audit!(
+                    tx,
+                    pg,
+                    ctx,
+                    AuditAction::Read,
+                    "client_identity",
+                    Some(client_id.to_string())
+                );
             }
             row
         });
@@ -231,7 +247,9 @@ impl Store {
             .chars()
             .filter(|c| c.is_alphanumeric() || matches!(c, '-' | ' ' | '\''))
             .collect();
-        if q.trim().is_empty() { return Ok(Vec::new()); }
+        if q.trim().is_empty() {
+            return Ok(Vec::new());
+        }
         let code_prefix = format!("{}%", q.to_uppercase());
         let alias_prefix = format!("{q}%");
         match self {
@@ -272,9 +290,9 @@ impl Store {
 
     /// Clients born in a year range (duplicate candidates), not merged away.
     pub async fn clients_born_between(&self, site_id: &str, from: i32, to: i32) -> Result<Vec<ClientRow>> {
-        read!(self, |c| Ok(sqlx::query_as::<_, ClientRow>(sqlx::AssertSqlSafe(format!(
-            "{CLIENT_SELECT} WHERE site_id = $1 AND year_of_birth BETWEEN $2 AND $3 AND merged_into IS NULL"
-        )))
+        read!(self, |c| Ok(sqlx::query_as::<_, ClientRow>(sqlx::AssertSqlSafe(
+            format!("{CLIENT_SELECT} WHERE site_id = $1 AND year_of_birth BETWEEN $2 AND $3 AND merged_into IS NULL")
+        ))
         .bind(site_id.to_string())
         .bind(from)
         .bind(to)
@@ -282,12 +300,25 @@ impl Store {
         .await?))
     }
 
+    /// The newest `limit` clients of a site, not merged away (fuzzy matching).
+    pub async fn clients_for_matching(&self, site_id: &str, limit: i64) -> Result<Vec<ClientRow>> {
+        read!(self, |c| Ok(sqlx::query_as::<_, ClientRow>(sqlx::AssertSqlSafe(
+            format!("{CLIENT_SELECT} WHERE site_id = $1 AND merged_into IS NULL ORDER BY registered_at DESC LIMIT $2")
+        ))
+        .bind(site_id.to_string())
+        .bind(limit)
+        .fetch_all(c)
+        .await?))
+    }
+
     /// Ids of clients merged into this one (their history shows with it).
     pub async fn merged_ids(&self, client_id: &str) -> Result<Vec<String>> {
-        read!(self, |c| Ok(sqlx::query_scalar::<_, String>("SELECT id FROM clients WHERE merged_into = $1")
-            .bind(client_id.to_string())
-            .fetch_all(c)
-            .await?))
+        read!(self, |c| Ok(sqlx::query_scalar::<_, String>(
+            "SELECT id FROM clients WHERE merged_into = $1"
+        )
+        .bind(client_id.to_string())
+        .fetch_all(c)
+        .await?))
     }
 
     /// Number of clients registered at a site (not merged away).
@@ -302,7 +333,14 @@ impl Store {
 
     /// Merges `from` into `into`: `from` stays stored and points at `into`;
     /// its visits stay its own, so the merge can be undone exactly.
-    pub async fn merge_clients(&self, ctx: &AuditCtx, site_id: &str, from: &str, into: &str, reason: &str) -> Result<String> {
+    pub async fn merge_clients(
+        &self,
+        ctx: &AuditCtx,
+        site_id: &str,
+        from: &str,
+        into: &str,
+        reason: &str,
+    ) -> Result<String> {
         if from == into {
             return Err(StoreError::Conflict("a client cannot be merged into itself".into()));
         }
@@ -318,7 +356,9 @@ impl Store {
             .fetch_one(&mut **tx)
             .await?;
             if live != 2 {
-                return Err(StoreError::Conflict("both clients must be at this site and not already merged".into()));
+                return Err(StoreError::Conflict(
+                    "both clients must be at this site and not already merged".into(),
+                ));
             }
             // Records already merged into `from` now follow it into `into`? No:
             // they keep pointing at `from`, and history is gathered transitively.

@@ -8,12 +8,12 @@
 mod audit;
 mod bulk;
 mod clients;
+mod raw;
 mod sessions;
 mod sites;
+mod ts;
 mod users;
 mod visits;
-mod raw;
-mod ts;
 
 pub use audit::{AuditCtx, AuditRow, verify as verify_audit};
 pub use bulk::{BulkClient, BulkVisit};
@@ -238,7 +238,9 @@ impl Store {
             if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(StoreError::Conflict("bad database name".into()));
             }
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&db.pool).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&db.pool)
+                .await?;
         }
         Ok(())
     }
@@ -250,9 +252,11 @@ impl Store {
             if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(StoreError::Conflict("bad database name".into()));
             }
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&db.pool)
-                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&db.pool)
+            .await?;
         }
         Ok(())
     }

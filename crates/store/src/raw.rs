@@ -1,7 +1,7 @@
 //! The benchmark's floor: visit INSERTs without the app layer, the audit
 //! event or any read-back. Not for application code.
 
-use crate::{ts::Ts, BulkVisit, Result, Store, write_tx};
+use crate::{BulkVisit, Result, Store, ts::Ts, write_tx};
 
 impl Store {
     /// Inserts `rows` as visits of `site_id` with one single-row `INSERT` per
@@ -10,12 +10,7 @@ impl Store {
     /// cost of the statements that a check-in also makes. Called with one
     /// row at a time it gives the cost of one durable commit per row.
     #[doc(hidden)]
-    pub async fn raw_insert_visits_one_tx(
-        &self,
-        site_id: &str,
-        rows: &[BulkVisit],
-        created_by: &str,
-    ) -> Result<()> {
+    pub async fn raw_insert_visits_one_tx(&self, site_id: &str, rows: &[BulkVisit], created_by: &str) -> Result<()> {
         write_tx!(self, |tx, _pg| {
             for r in rows {
                 sqlx::query(

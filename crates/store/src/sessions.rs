@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use crate::{ts::Ts, AuditCtx, Result, Store, StoreError, audit::append_audit, new_id, read, write_tx};
+use crate::{AuditCtx, Result, Store, StoreError, audit::append_audit, new_id, read, ts::Ts, write_tx};
 use haven_domain::audit::AuditAction;
 
 /// A session.
@@ -96,7 +96,10 @@ impl Store {
     /// Ends a session (logout or timeout).
     pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
         write_tx!(self, |tx, _pg| {
-            sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                .bind(id_hash)
+                .execute(&mut **tx)
+                .await?;
         });
         Ok(())
     }
@@ -116,10 +119,12 @@ impl Store {
 
     /// Number of live sessions of a user (tests, admin page).
     pub async fn session_count(&self, user_id: &str) -> Result<i64> {
-        read!(self, |c| Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
-            .bind(user_id.to_string())
-            .fetch_one(c)
-            .await?))
+        read!(self, |c| Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM sessions WHERE user_id = $1"
+        )
+        .bind(user_id.to_string())
+        .fetch_one(c)
+        .await?))
     }
 
     /// Stores a new API token (its hash) and returns its id.

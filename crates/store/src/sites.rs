@@ -3,7 +3,9 @@
 use haven_domain::{audit::AuditAction, site::SiteInput};
 use time::OffsetDateTime;
 
-use crate::{ts::Ts, AuditCtx, Result, Store, StoreError, audit::append_audit, is_unique_violation, new_id, read, write_tx};
+use crate::{
+    AuditCtx, Result, Store, StoreError, audit::append_audit, is_unique_violation, new_id, read, ts::Ts, write_tx,
+};
 
 /// A site.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -45,8 +47,6 @@ pub struct SpaceRow {
     pub in_service: bool,
 }
 
-
-
 impl Store {
     /// Creates a site.
     pub async fn create_site(&self, ctx: &AuditCtx, s: &SiteInput, settings_json: &str) -> Result<SiteRow> {
@@ -78,7 +78,10 @@ impl Store {
         .await;
         match r {
             Err(StoreError::Database(e)) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!("a site with code {} already exists", s.code)));
+                return Err(StoreError::Conflict(format!(
+                    "a site with code {} already exists",
+                    s.code
+                )));
             }
             other => other?,
         }
@@ -110,7 +113,6 @@ impl Store {
 
     /// A site by id.
     pub async fn site(&self, id: &str) -> Result<SiteRow> {
-
         read!(self, |c| sqlx::query_as::<_, SiteRow>(
             "SELECT id, code, name, timezone, opens, closes, code_scheme, settings, created_at FROM sites WHERE id = $1"
         )
@@ -122,13 +124,15 @@ impl Store {
 
     /// A site by code.
     pub async fn site_by_code(&self, code: &str) -> Result<SiteRow> {
-        read!(self, |c| sqlx::query_as::<_, SiteRow>(
+        read!(self, |c| {
+            sqlx::query_as::<_, SiteRow>(
             "SELECT id, code, name, timezone, opens, closes, code_scheme, settings, created_at FROM sites WHERE code = $1"
         )
         .bind(code.to_uppercase())
         .fetch_optional(c)
         .await?
-        .ok_or(StoreError::NotFound))
+        .ok_or(StoreError::NotFound)
+        })
     }
 
     /// All sites, by code.
@@ -171,9 +175,9 @@ impl Store {
         }
         .await;
         match r {
-            Err(StoreError::Database(e)) if is_unique_violation(&e) => {
-                Err(StoreError::Conflict(format!("a space labelled {label} already exists here")))
-            }
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+                "a space labelled {label} already exists here"
+            ))),
             other => other.map(|_| id),
         }
     }

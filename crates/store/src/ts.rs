@@ -14,7 +14,9 @@ pub struct Ts(pub OffsetDateTime);
 /// The fixed-width UTC text SQLite stores.
 pub fn sqlite_text(t: OffsetDateTime) -> String {
     t.to_offset(UtcOffset::UTC)
-        .format(format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"))
+        .format(format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+        ))
         .unwrap_or_default()
 }
 

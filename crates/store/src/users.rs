@@ -3,7 +3,9 @@
 use haven_domain::audit::AuditAction;
 use time::OffsetDateTime;
 
-use crate::{ts::Ts, AuditCtx, Result, Store, StoreError, audit::append_audit, is_unique_violation, new_id, read, write_tx};
+use crate::{
+    AuditCtx, Result, Store, StoreError, audit::append_audit, is_unique_violation, new_id, read, ts::Ts, write_tx,
+};
 
 /// A staff user.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -183,8 +185,18 @@ impl Store {
             if n == 0 {
                 return Err(StoreError::NotFound);
             }
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
-            append_audit!(tx, pg, ctx, AuditAction::Update, "user_password", Some(user_id.to_string()));
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut **tx)
+                .await?;
+            append_audit!(
+                tx,
+                pg,
+                ctx,
+                AuditAction::Update,
+                "user_password",
+                Some(user_id.to_string())
+            );
         });
         Ok(())
     }
@@ -203,9 +215,19 @@ impl Store {
                 return Err(StoreError::NotFound);
             }
             if disabled {
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut **tx)
+                    .await?;
             }
-            append_audit!(tx, pg, ctx, AuditAction::Update, "user_disabled", Some(user_id.to_string()));
+            append_audit!(
+                tx,
+                pg,
+                ctx,
+                AuditAction::Update,
+                "user_disabled",
+                Some(user_id.to_string())
+            );
         });
         Ok(())
     }

@@ -3,7 +3,9 @@
 use haven_domain::audit::AuditAction;
 use time::OffsetDateTime;
 
-use crate::{ts::Ts, AuditCtx, Result, Store, StoreError, audit::append_audit, is_unique_violation, new_id, read, write_tx};
+use crate::{
+    AuditCtx, Result, Store, StoreError, audit::append_audit, is_unique_violation, new_id, read, ts::Ts, write_tx,
+};
 
 /// A visit, with its client's code.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -104,25 +106,29 @@ pub enum Created {
 impl Store {
     /// Records a visit (or refusal) for a client of `site_id`. With an
     /// idempotency key, a retry returns the first visit instead of a second.
-    pub async fn create_visit(&self, ctx: &AuditCtx, site_id: &str, rec: &NewVisitRecord) -> Result<(VisitRow, Created)> {
+    pub async fn create_visit(
+        &self,
+        ctx: &AuditCtx,
+        site_id: &str,
+        rec: &NewVisitRecord,
+    ) -> Result<(VisitRow, Created)> {
         let actor = ctx.actor_id.clone().unwrap_or_default();
-        if let Some(key) = &rec.idempotency_key {
-            if let Some(v) = self.visit_by_key(&actor, key).await? {
-                return Ok((v, Created::Replayed));
-            }
+        if let Some(key) = &rec.idempotency_key
+            && let Some(v) = self.visit_by_key(&actor, key).await?
+        {
+            return Ok((v, Created::Replayed));
         }
         let id = new_id();
         let substances = serde_json::to_string(&rec.substances).unwrap_or_else(|_| "[]".into());
         let r: Result<()> = async {
             write_tx!(self, |tx, pg| {
                 // The client must belong to this site and not be merged away.
-                let ok: Option<i32> = sqlx::query_scalar(
-                    "SELECT 1 FROM clients WHERE id = $1 AND site_id = $2 AND merged_into IS NULL",
-                )
-                .bind(&rec.client_id)
-                .bind(site_id)
-                .fetch_optional(&mut **tx)
-                .await?;
+                let ok: Option<i32> =
+                    sqlx::query_scalar("SELECT 1 FROM clients WHERE id = $1 AND site_id = $2 AND merged_into IS NULL")
+                        .bind(&rec.client_id)
+                        .bind(site_id)
+                        .fetch_optional(&mut **tx)
+                        .await?;
                 if ok.is_none() {
                     return Err(StoreError::NotFound);
                 }
@@ -163,9 +169,9 @@ impl Store {
     }
 
     async fn visit_by_key(&self, user_id: &str, key: &str) -> Result<Option<VisitRow>> {
-        read!(self, |c| Ok(sqlx::query_as::<_, VisitRow>(sqlx::AssertSqlSafe(format!(
-            "{VISIT_SELECT} WHERE v.created_by = $1 AND v.idempotency_key = $2"
-        )))
+        read!(self, |c| Ok(sqlx::query_as::<_, VisitRow>(sqlx::AssertSqlSafe(
+            format!("{VISIT_SELECT} WHERE v.created_by = $1 AND v.idempotency_key = $2")
+        ))
         .bind(user_id.to_string())
         .bind(key.to_string())
         .fetch_optional(c)
@@ -186,11 +192,13 @@ impl Store {
 
     /// A visit by id with its site, for callers that then check access to that site.
     pub async fn visit_site(&self, id: &str) -> Result<String> {
-        read!(self, |c| sqlx::query_scalar::<_, String>("SELECT site_id FROM visits WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(c)
-            .await?
-            .ok_or(StoreError::NotFound))
+        read!(self, |c| sqlx::query_scalar::<_, String>(
+            "SELECT site_id FROM visits WHERE id = $1"
+        )
+        .bind(id.to_string())
+        .fetch_optional(c)
+        .await?
+        .ok_or(StoreError::NotFound))
     }
 
     /// Records departure. The caller has validated the time against the
@@ -208,7 +216,9 @@ impl Store {
             .await?
             .rows_affected();
             if n == 0 {
-                return Err(StoreError::Conflict("the visit is already checked out or voided".into()));
+                return Err(StoreError::Conflict(
+                    "the visit is already checked out or voided".into(),
+                ));
             }
             append_audit!(tx, pg, ctx, AuditAction::Update, "visit", Some(id.to_string()));
         });
@@ -258,10 +268,12 @@ impl Store {
                 .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
                 .collect::<String>()
         );
-        read!(self, |c| Ok(sqlx::query_as::<_, VisitRow>(sqlx::AssertSqlSafe(format!(
-            "{VISIT_SELECT} WHERE v.site_id = $1 AND v.arrived_at >= $2 AND v.arrived_at < $3 AND c.code LIKE $4 \
+        read!(self, |c| Ok(sqlx::query_as::<_, VisitRow>(sqlx::AssertSqlSafe(
+            format!(
+                "{VISIT_SELECT} WHERE v.site_id = $1 AND v.arrived_at >= $2 AND v.arrived_at < $3 AND c.code LIKE $4 \
              ORDER BY v.arrived_at DESC LIMIT $5"
-        )))
+            )
+        ))
         .bind(site_id.to_string())
         .bind(Ts(from))
         .bind(Ts(to))
@@ -285,16 +297,18 @@ impl Store {
             .await?);
             out.append(&mut rows);
         }
-        out.sort_by(|a, b| b.arrived_at.cmp(&a.arrived_at));
+        out.sort_by_key(|v| std::cmp::Reverse(v.arrived_at));
         out.truncate(usize::try_from(limit).unwrap_or(0));
         Ok(out)
     }
 
     /// Number of visits at a site (all time, including voided).
     pub async fn visit_count(&self, site_id: &str) -> Result<i64> {
-        read!(self, |c| Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM visits WHERE site_id = $1")
-            .bind(site_id.to_string())
-            .fetch_one(c)
-            .await?))
+        read!(self, |c| Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM visits WHERE site_id = $1"
+        )
+        .bind(site_id.to_string())
+        .fetch_one(c)
+        .await?))
     }
 }

@@ -41,13 +41,18 @@ pub fn router() -> Router<AppState> {
 
 /// Parses a JSON body strictly, naming the failing field (unknown fields,
 /// wrong types, malformed JSON) in problem details.
-fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, Response> {
+fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, Box<Response>> {
     let is_json = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if !is_json {
-        return Err(problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type", "send Content-Type: application/json", &[]));
+        return Err(Box::new(problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported media type",
+            "send Content-Type: application/json",
+            &[],
+        )));
     }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
@@ -56,7 +61,12 @@ fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<
         let msg = inner.to_string();
         // The path names the failing field, unknown fields included.
         let field = if path == "." { "body".to_string() } else { path };
-        problem(StatusCode::BAD_REQUEST, "Malformed request", &msg, &[FieldError::new(field, msg.clone())])
+        Box::new(problem(
+            StatusCode::BAD_REQUEST,
+            "Malformed request",
+            &msg,
+            &[FieldError::new(field, msg.clone())],
+        ))
     })
 }
 
@@ -121,17 +131,18 @@ struct NewClientBody {
 }
 
 async fn site_by_code(state: &AppState, code: &str) -> Result<haven_store::SiteRow, ApiError> {
-    state
-        .store
-        .site_by_code(code)
-        .await
-        .map_err(|_| ApiError(AppError::Invalid(Invalid::one("site", format!("no site with code {code}")))))
+    state.store.site_by_code(code).await.map_err(|_| {
+        ApiError(AppError::Invalid(Invalid::one(
+            "site",
+            format!("no site with code {code}"),
+        )))
+    })
 }
 
 async fn create_client(State(state): State<AppState>, staff: Staff, headers: HeaderMap, body: Bytes) -> ApiResult {
     let b: NewClientBody = match parse_json(&headers, &body) {
         Ok(b) => b,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let site = site_by_code(&state, &b.site).await?;
     let date_of_birth = match b.date_of_birth.as_deref() {
@@ -154,7 +165,9 @@ async fn create_client(State(state): State<AppState>, staff: Staff, headers: Hea
         identity: b.identity,
     };
     match clients::register(&state.store, &staff.ctx, &site.id, &draft, b.confirm_new).await? {
-        clients::Registration::Created(c) => Ok((StatusCode::CREATED, Json(client_json(&c, &site.code))).into_response()),
+        clients::Registration::Created(c) => {
+            Ok((StatusCode::CREATED, Json(client_json(&c, &site.code))).into_response())
+        }
         clients::Registration::PossibleDuplicates(s) => {
             let mut r = problem(
                 StatusCode::CONFLICT,
@@ -181,16 +194,28 @@ struct FindClients {
     site: Option<String>,
 }
 
-async fn find_clients(State(state): State<AppState>, staff: Staff, q: Result<Query<FindClients>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+async fn find_clients(
+    State(state): State<AppState>,
+    staff: Staff,
+    q: Result<Query<FindClients>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
     let Ok(Query(q)) = q else {
-        return Ok(problem(StatusCode::BAD_REQUEST, "Malformed request", "give ?code= (and optionally &site=)", &[FieldError::new("code", "required")]));
+        return Ok(problem(
+            StatusCode::BAD_REQUEST,
+            "Malformed request",
+            "give ?code= (and optionally &site=)",
+            &[FieldError::new("code", "required")],
+        ));
     };
     let sites: Vec<haven_store::SiteRow> = match &q.site {
         Some(code) => vec![site_by_code(&state, code).await?],
         None => haven_app::sites::my_sites(&state.store, &staff.ctx).await?,
     };
     let mut out = Vec::new();
-    for site in sites.iter().filter(|s| staff.ctx.can(haven_domain::auth::Action::ViewClient, &s.id) || q.site.is_some()) {
+    for site in sites
+        .iter()
+        .filter(|s| staff.ctx.can(haven_domain::auth::Action::ViewClient, &s.id) || q.site.is_some())
+    {
         for c in clients::lookup_by_code(&state.store, &staff.ctx, &site.id, &q.code).await? {
             out.push(client_json(&c, &site.code));
         }
@@ -222,22 +247,34 @@ struct NewVisitBody {
 fn parse_time(field: &str, s: Option<&str>) -> Result<Option<time::OffsetDateTime>, ApiError> {
     match s {
         None => Ok(None),
-        Some(t) => haven_domain::clock::parse_rfc3339(t)
-            .map(Some)
-            .ok_or_else(|| ApiError(AppError::Invalid(Invalid::one(field, "use an RFC 3339 time, e.g. 2026-01-13T09:30:00Z")))),
+        Some(t) => haven_domain::clock::parse_rfc3339(t).map(Some).ok_or_else(|| {
+            ApiError(AppError::Invalid(Invalid::one(
+                field,
+                "use an RFC 3339 time, e.g. 2026-01-13T09:30:00Z",
+            )))
+        }),
     }
 }
 
 async fn create_visit(State(state): State<AppState>, staff: Staff, headers: HeaderMap, body: Bytes) -> ApiResult {
     let b: NewVisitBody = match parse_json(&headers, &body) {
         Ok(b) => b,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let arrived_at = parse_time("arrived_at", b.arrived_at.as_deref())?;
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
-    let draft = CheckInDraft { substances: b.substances, route: b.route, otherwise_place: b.otherwise_place, arrived_at };
+    let draft = CheckInDraft {
+        substances: b.substances,
+        route: b.route,
+        otherwise_place: b.otherwise_place,
+        arrived_at,
+    };
     let (v, created) = visits::check_in(&state.store, &staff.ctx, &b.client_id, &draft, key).await?;
-    let status = if created == Created::New { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created == Created::New {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(visit_json(&v))).into_response())
 }
 
@@ -248,13 +285,19 @@ struct CheckoutBody {
     left_at: Option<String>,
 }
 
-async fn checkout(State(state): State<AppState>, staff: Staff, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> ApiResult {
+async fn checkout(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
     let b: CheckoutBody = if body.is_empty() {
         CheckoutBody::default()
     } else {
         match parse_json(&headers, &body) {
             Ok(b) => b,
-            Err(r) => return Ok(r),
+            Err(r) => return Ok(*r),
         }
     };
     let left_at = parse_time("left_at", b.left_at.as_deref())?;
@@ -272,9 +315,18 @@ struct ListVisits {
     code: Option<String>,
 }
 
-async fn list_visits(State(state): State<AppState>, staff: Staff, q: Result<Query<ListVisits>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+async fn list_visits(
+    State(state): State<AppState>,
+    staff: Staff,
+    q: Result<Query<ListVisits>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
     let Ok(Query(q)) = q else {
-        return Ok(problem(StatusCode::BAD_REQUEST, "Malformed request", "give ?site= (and optionally &date=YYYY-MM-DD, &code=)", &[FieldError::new("site", "required")]));
+        return Ok(problem(
+            StatusCode::BAD_REQUEST,
+            "Malformed request",
+            "give ?site= (and optionally &date=YYYY-MM-DD, &code=)",
+            &[FieldError::new("site", "required")],
+        ));
     };
     let site = site_by_code(&state, &q.site).await?;
     let date = match q.date.as_deref() {
@@ -427,9 +479,14 @@ mod tests {
     fn openapi_lists_every_api_route() {
         let doc = openapi_document();
         for (path, method) in API_ROUTES {
-            assert!(doc["paths"][path][method].is_object(), "{method} {path} missing from openapi.json");
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{method} {path} missing from openapi.json"
+            );
         }
-        let listed: usize = doc["paths"].as_object().map_or(0, |p| p.values().map(|m| m.as_object().map_or(0, |o| o.len())).sum());
+        let listed: usize = doc["paths"]
+            .as_object()
+            .map_or(0, |p| p.values().map(|m| m.as_object().map_or(0, |o| o.len())).sum());
         assert_eq!(listed, API_ROUTES.len());
     }
 }

@@ -18,7 +18,11 @@ struct ErrorPage<'a> {
 
 /// A plain error page.
 pub fn error_page(title: &str, message: &str) -> Html<String> {
-    Html(ErrorPage { title, message }.render().unwrap_or_else(|_| title.to_string()))
+    Html(
+        ErrorPage { title, message }
+            .render()
+            .unwrap_or_else(|_| title.to_string()),
+    )
 }
 
 /// RFC 9457 problem details, with the failing fields named in `errors`.
@@ -31,8 +35,10 @@ pub fn problem(status: StatusCode, title: &str, detail: &str, errors: &[FieldErr
         "errors": errors.iter().map(|e| serde_json::json!({"field": e.field, "message": e.message})).collect::<Vec<_>>(),
     });
     let mut res = (status, body.to_string()).into_response();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     res
 }
 

@@ -34,7 +34,11 @@ impl FormData {
 
     /// Parses a body.
     pub fn parse(bytes: &[u8]) -> Self {
-        FormData(form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        FormData(
+            form_urlencoded::parse(bytes)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
     }
 }
 
@@ -42,7 +46,9 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
         Ok(FormData::parse(&bytes))
     }
 }

@@ -63,7 +63,8 @@ impl RateLimiter {
     /// Whether `key` has reached `max` failures in the current window.
     pub fn blocked(&self, key: &str, max: u32, window: Duration) -> bool {
         let Ok(map) = self.hits.lock() else { return true };
-        map.get(key).is_some_and(|(start, n)| start.elapsed() < window && *n >= max)
+        map.get(key)
+            .is_some_and(|(start, n)| start.elapsed() < window && *n >= max)
     }
 
     /// Records a failure for `key`.
@@ -105,7 +106,11 @@ impl AppState {
     /// The session cookie's name: `__Host-` prefixed when served over TLS
     /// (ASVS 5.0 3.3.1).
     pub fn cookie_name(&self) -> &'static str {
-        if self.config.behind_tls { "__Host-haven" } else { "haven" }
+        if self.config.behind_tls {
+            "__Host-haven"
+        } else {
+            "haven"
+        }
     }
 }
 
@@ -113,8 +118,14 @@ async fn static_file(axum::extract::Path(name): axum::extract::Path<String>) -> 
     let (body, ctype): (&'static [u8], &'static str) = match name.as_str() {
         "haven.css" => (include_bytes!("../static/haven.css"), "text/css; charset=utf-8"),
         "haven.js" => (include_bytes!("../static/haven.js"), "text/javascript; charset=utf-8"),
-        "htmx.min.js" => (include_bytes!("../static/htmx.min.js"), "text/javascript; charset=utf-8"),
-        "htmx-ext-sse.js" => (include_bytes!("../static/htmx-ext-sse.js"), "text/javascript; charset=utf-8"),
+        "htmx.min.js" => (
+            include_bytes!("../static/htmx.min.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "htmx-ext-sse.js" => (
+            include_bytes!("../static/htmx-ext-sse.js"),
+            "text/javascript; charset=utf-8",
+        ),
         _ => return axum::http::StatusCode::NOT_FOUND.into_response(),
     };
     (

@@ -61,13 +61,19 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
     h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     if !is_static {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     if state.config.behind_tls {
-        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
     }
     res
 }
@@ -101,13 +107,19 @@ fn same(a: &str, b: &str) -> bool {
 /// A `Set-Cookie` value for the session.
 pub fn session_cookie(state: &AppState, secret: &str) -> String {
     let secure = if state.config.behind_tls { "; Secure" } else { "" };
-    format!("{}={secret}; Path=/; HttpOnly; SameSite=Strict{secure}", state.cookie_name())
+    format!(
+        "{}={secret}; Path=/; HttpOnly; SameSite=Strict{secure}",
+        state.cookie_name()
+    )
 }
 
 /// A `Set-Cookie` value that removes the session cookie.
 pub fn clear_cookie(state: &AppState) -> String {
     let secure = if state.config.behind_tls { "; Secure" } else { "" };
-    format!("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}", state.cookie_name())
+    format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}",
+        state.cookie_name()
+    )
 }
 
 /// Refusal of a request that failed authentication or the anti-forgery check.
@@ -144,7 +156,10 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         match auth::actor_for_token(&state.store, &token).await {
             Ok(actor) => {
                 staff = Some(Staff {
-                    ctx: Ctx { actor, request_id: request_id.clone() },
+                    ctx: Ctx {
+                        actor,
+                        request_id: request_id.clone(),
+                    },
                     session: None,
                     secret: None,
                     site_id: None,
@@ -155,7 +170,12 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                     .store
                     .audit(&anon_ctx(&request_id, "bearer"), AuditAction::Denied, "api_token", None)
                     .await;
-                return refuse(&path, StatusCode::UNAUTHORIZED, "Unauthorized", "the bearer token is not valid");
+                return refuse(
+                    &path,
+                    StatusCode::UNAUTHORIZED,
+                    "Unauthorized",
+                    "the bearer token is not valid",
+                );
             }
             Err(e) => return crate::error::ApiError(e).into_response(),
         }
@@ -168,7 +188,10 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                     .filter(|s| actor.role_at(s).is_some())
                     .or_else(|| actor.grants.first().map(|g| g.site_id.clone()));
                 staff = Some(Staff {
-                    ctx: Ctx { actor, request_id: request_id.clone() },
+                    ctx: Ctx {
+                        actor,
+                        request_id: request_id.clone(),
+                    },
                     session: Some(session),
                     secret: Some(secret),
                     site_id,
@@ -183,9 +206,19 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         let Some(s) = &staff else {
             let _ = state
                 .store
-                .audit(&anon_ctx(&request_id, "anonymous"), AuditAction::Denied, "session", None)
+                .audit(
+                    &anon_ctx(&request_id, "anonymous"),
+                    AuditAction::Denied,
+                    "session",
+                    None,
+                )
                 .await;
-            return refuse(&path, StatusCode::UNAUTHORIZED, "Unauthorized", "sign in first; your session may have ended");
+            return refuse(
+                &path,
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "sign in first; your session may have ended",
+            );
         };
         if let Some(session) = &s.session {
             // Cookie-authenticated write: the token must come back in a header
@@ -198,7 +231,14 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             let (parts, body) = req.into_parts();
             let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
                 Ok(b) => b,
-                Err(_) => return refuse(&path, StatusCode::PAYLOAD_TOO_LARGE, "Too large", "the request body is too large"),
+                Err(_) => {
+                    return refuse(
+                        &path,
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "Too large",
+                        "the request body is too large",
+                    );
+                }
             };
             let form_token = form_urlencoded::parse(&bytes)
                 .find(|(k, _)| k == "csrf")
@@ -210,7 +250,12 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             if !ok {
                 let ctx = s.ctx.audit_ctx(s.site_id.as_deref(), None);
                 let _ = state.store.audit(&ctx, AuditAction::Denied, "csrf", None).await;
-                return refuse(&path, StatusCode::FORBIDDEN, "Forbidden", "the form was stale or came from another site; go back, reload and try again");
+                return refuse(
+                    &path,
+                    StatusCode::FORBIDDEN,
+                    "Forbidden",
+                    "the form was stale or came from another site; go back, reload and try again",
+                );
             }
             req = Request::from_parts(parts, Body::from(bytes));
         }

@@ -33,12 +33,17 @@ fn render<T: Template>(status: StatusCode, t: &T) -> Response {
     match t.render() {
         Ok(html) => {
             let mut r = (status, Html(html)).into_response();
-            r.headers_mut().insert(header::VARY, HeaderValue::from_static("HX-Request, Cookie"));
+            r.headers_mut()
+                .insert(header::VARY, HeaderValue::from_static("HX-Request, Cookie"));
             r
         }
         Err(e) => {
             tracing::error!(error = %e, "template failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, error_page("Internal error", "the page could not be shown")).into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                error_page("Internal error", "the page could not be shown"),
+            )
+                .into_response()
         }
     }
 }
@@ -75,7 +80,9 @@ pub struct Chrome {
 
 async fn site_of(state: &AppState, staff: &Staff) -> Result<SiteRow, PageError> {
     let Some(site_id) = &staff.site_id else {
-        return Err(PageError(AppError::Conflict("your account has no role at any site; ask a manager".into())));
+        return Err(PageError(AppError::Conflict(
+            "your account has no role at any site; ask a manager".into(),
+        )));
     };
     Ok(state.store.site(site_id).await.map_err(AppError::from)?)
 }
@@ -101,7 +108,9 @@ fn hhmm(site: &SiteRow, t: time::OffsetDateTime) -> String {
 }
 
 fn local_datetime(site: &SiteRow, t: time::OffsetDateTime) -> String {
-    let d = haven_domain::clock::local_date(&site.timezone, t).map(|d| d.to_string()).unwrap_or_default();
+    let d = haven_domain::clock::local_date(&site.timezone, t)
+        .map(|d| d.to_string())
+        .unwrap_or_default();
     format!("{d} {}", hhmm(site, t))
 }
 
@@ -122,7 +131,13 @@ pub struct VisitLine {
 }
 
 fn visit_line(site: &SiteRow, v: &VisitRow, with_date: bool) -> VisitLine {
-    let fmt = |t| if with_date { local_datetime(site, t) } else { hhmm(site, t) };
+    let fmt = |t| {
+        if with_date {
+            local_datetime(site, t)
+        } else {
+            hhmm(site, t)
+        }
+    };
     VisitLine {
         id: v.id.clone(),
         client_id: v.client_id.clone(),
@@ -130,7 +145,13 @@ fn visit_line(site: &SiteRow, v: &VisitRow, with_date: bool) -> VisitLine {
         arrived: fmt(v.arrived_at),
         left: v.left_at.map(fmt).unwrap_or_default(),
         substances: v.substance_list().join(" + "),
-        route: v.route.clone().unwrap_or_else(|| if v.status == "refused" { String::new() } else { "no consumption".into() }),
+        route: v.route.clone().unwrap_or_else(|| {
+            if v.status == "refused" {
+                String::new()
+            } else {
+                "no consumption".into()
+            }
+        }),
         status: match (&v.status[..], &v.refusal_reason) {
             ("refused", Some(r)) => format!("refused: {r}"),
             (s, _) => s.to_string(),
@@ -175,7 +196,12 @@ pub async fn login_page(staff: Option<Staff>, Query(q): Query<LoginQuery>) -> Re
     }
     render(
         StatusCode::OK,
-        &LoginPage { message: None, expired: q.expired.is_some(), next: safe_next(&q.next), username: String::new() },
+        &LoginPage {
+            message: None,
+            expired: q.expired.is_some(),
+            next: safe_next(&q.next),
+            username: String::new(),
+        },
     )
 }
 
@@ -192,10 +218,21 @@ pub async fn login_submit(
     let ip_key = format!("ip:{ip}");
     let user_key = format!("user:{}", username.to_lowercase());
     let again = |status, message: &str| {
-        render(status, &LoginPage { message: Some(message.into()), expired: false, next: next.clone(), username: username.clone() })
+        render(
+            status,
+            &LoginPage {
+                message: Some(message.into()),
+                expired: false,
+                next: next.clone(),
+                username: username.clone(),
+            },
+        )
     };
     if state.limiter.blocked(&ip_key, max, window) || state.limiter.blocked(&user_key, max, window) {
-        return again(StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts. Wait a few minutes and try again.");
+        return again(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed attempts. Wait a few minutes and try again.",
+        );
     }
     match haven_app::auth::login(&state.store, &username, form.get("password"), &rid).await {
         Ok(s) => {
@@ -243,7 +280,11 @@ pub async fn home(State(state): State<AppState>, staff: Staff) -> PageResult {
     let site = site_of(&state, &staff).await?;
     let figures = visits::today_figures(&state.store, &staff.ctx, &site.id).await?;
     let date = visits::today(&state.store, &site.id).await?;
-    let sites = sites::my_sites(&state.store, &staff.ctx).await?.into_iter().map(|s| (s.id, format!("{} {}", s.code, s.name))).collect();
+    let sites = sites::my_sites(&state.store, &staff.ctx)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, format!("{} {}", s.code, s.name)))
+        .collect();
     Ok(render(
         StatusCode::OK,
         &HomePage {
@@ -260,11 +301,17 @@ pub async fn home(State(state): State<AppState>, staff: Staff) -> PageResult {
 
 pub async fn switch_site(State(state): State<AppState>, staff: Staff, form: FormData) -> PageResult {
     let site_id = form.get("site_id");
-    let Some(session) = &staff.session else { return Ok(Redirect::to("/").into_response()) };
+    let Some(session) = &staff.session else {
+        return Ok(Redirect::to("/").into_response());
+    };
     if staff.ctx.actor.role_at(site_id).is_none() {
         return Err(PageError(AppError::NotFound));
     }
-    state.store.set_session_site(&session.id_hash, site_id).await.map_err(AppError::from)?;
+    state
+        .store
+        .set_session_site(&session.id_hash, site_id)
+        .await
+        .map_err(AppError::from)?;
     Ok(Redirect::to("/").into_response())
 }
 
@@ -276,6 +323,7 @@ struct ClientsPage {
     chrome: Chrome,
     q: String,
     clients: Vec<ClientRow>,
+    similar: Vec<clients::Suggestion>,
 }
 
 #[derive(Deserialize, Default)]
@@ -287,7 +335,20 @@ pub struct SearchQuery {
 pub async fn clients(State(state): State<AppState>, staff: Staff, Query(q): Query<SearchQuery>) -> PageResult {
     let site = site_of(&state, &staff).await?;
     let found = clients::search(&state.store, &staff.ctx, &site.id, &q.q).await?;
-    Ok(render(StatusCode::OK, &ClientsPage { chrome: chrome(&staff, &site, "clients", None), q: q.q, clients: found }))
+    let similar = if found.is_empty() {
+        clients::similar(&state.store, &staff.ctx, &site.id, &q.q).await?
+    } else {
+        Vec::new()
+    };
+    Ok(render(
+        StatusCode::OK,
+        &ClientsPage {
+            chrome: chrome(&staff, &site, "clients", None),
+            q: q.q,
+            clients: found,
+            similar,
+        },
+    ))
 }
 
 /// The registration form's fields, kept on error.
@@ -318,7 +379,13 @@ struct ClientNewPage {
     flag_options: Vec<String>,
 }
 
-fn client_new_page(staff: &Staff, site: &SiteRow, form: ClientForm, errors: Errors, suggestions: Vec<clients::Suggestion>) -> ClientNewPage {
+fn client_new_page(
+    staff: &Staff,
+    site: &SiteRow,
+    form: ClientForm,
+    errors: Errors,
+    suggestions: Vec<clients::Suggestion>,
+) -> ClientNewPage {
     let settings = clients::settings_of(site);
     ClientNewPage {
         chrome: chrome(staff, site, "clients", None),
@@ -334,7 +401,10 @@ fn client_new_page(staff: &Staff, site: &SiteRow, form: ClientForm, errors: Erro
 pub async fn client_new(State(state): State<AppState>, staff: Staff) -> PageResult {
     let site = site_of(&state, &staff).await?;
     staff.ctx.allow(&state.store, Action::RegisterClient, &site.id).await?;
-    Ok(render(StatusCode::OK, &client_new_page(&staff, &site, ClientForm::default(), Errors::default(), Vec::new())))
+    Ok(render(
+        StatusCode::OK,
+        &client_new_page(&staff, &site, ClientForm::default(), Errors::default(), Vec::new()),
+    ))
 }
 
 pub async fn client_create(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
@@ -372,7 +442,10 @@ pub async fn client_create(State(state): State<AppState>, staff: Staff, f: FormD
         },
     };
     if !pre.0.is_empty() {
-        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &client_new_page(&staff, &site, form, Errors(pre.0), Vec::new())));
+        return Ok(render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &client_new_page(&staff, &site, form, Errors(pre.0), Vec::new()),
+        ));
     }
     let identity = (f.opt("identity_name").is_some() || f.opt("identity_chi").is_some()).then(|| IdentityDraft {
         name: f.opt("identity_name"),
@@ -393,13 +466,17 @@ pub async fn client_create(State(state): State<AppState>, staff: Staff, f: FormD
     };
     let confirmed = f.get("confirm") == "1";
     match clients::register(&state.store, &staff.ctx, &site.id, &draft, confirmed).await {
-        Ok(clients::Registration::Created(c)) => Ok(Redirect::to(&format!("/clients/{}?registered=1", c.id)).into_response()),
-        Ok(clients::Registration::PossibleDuplicates(s)) => {
-            Ok(render(StatusCode::OK, &client_new_page(&staff, &site, form, Errors::default(), s)))
+        Ok(clients::Registration::Created(c)) => {
+            Ok(Redirect::to(&format!("/clients/{}?registered=1", c.id)).into_response())
         }
-        Err(AppError::Invalid(inv)) => {
-            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &client_new_page(&staff, &site, form, Errors(inv.0), Vec::new())))
-        }
+        Ok(clients::Registration::PossibleDuplicates(s)) => Ok(render(
+            StatusCode::OK,
+            &client_new_page(&staff, &site, form, Errors::default(), s),
+        )),
+        Err(AppError::Invalid(inv)) => Ok(render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &client_new_page(&staff, &site, form, Errors(inv.0), Vec::new()),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -442,11 +519,20 @@ async fn client_page_with(
         rows.into_iter()
             .map(|a| {
                 let when = haven_domain::clock::rfc3339(a.at);
-                (when, a.actor_name, a.role.unwrap_or_default(), format!("{} {}", a.action, a.subject_type))
+                (
+                    when,
+                    a.actor_name,
+                    a.role.unwrap_or_default(),
+                    format!("{} {}", a.action, a.subject_type),
+                )
             })
             .collect()
     });
-    let status = if merge_error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if merge_error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     Ok(render(
         status,
         &ClientPage {
@@ -465,7 +551,12 @@ async fn client_page_with(
     ))
 }
 
-pub async fn client_page(State(state): State<AppState>, staff: Staff, Path(id): Path<String>, Query(q): Query<ClientQuery>) -> PageResult {
+pub async fn client_page(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Query(q): Query<ClientQuery>,
+) -> PageResult {
     let notice = if q.registered.is_some() {
         Some("Client registered.".to_string())
     } else if q.merged.is_some() {
@@ -476,14 +567,27 @@ pub async fn client_page(State(state): State<AppState>, staff: Staff, Path(id): 
     client_page_with(&state, &staff, &id, notice, Default::default(), None).await
 }
 
-pub async fn client_merge(State(state): State<AppState>, staff: Staff, Path(id): Path<String>, f: FormData) -> PageResult {
+pub async fn client_merge(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    f: FormData,
+) -> PageResult {
     let site = site_of(&state, &staff).await?;
     let from_code = f.get("from_code").trim().to_string();
     let reason = f.get("reason").to_string();
     let from = match state.store.client_by_code(&site.id, &from_code).await {
         Ok(c) => c,
         Err(_) => {
-            return client_page_with(&state, &staff, &id, None, (from_code.clone(), reason), Some(format!("no client with code {from_code} at this site"))).await;
+            return client_page_with(
+                &state,
+                &staff,
+                &id,
+                None,
+                (from_code.clone(), reason),
+                Some(format!("no client with code {from_code} at this site")),
+            )
+            .await;
         }
     };
     match clients::merge(&state.store, &staff.ctx, &site.id, &from.id, &id, &reason).await {
@@ -497,7 +601,12 @@ pub async fn client_merge(State(state): State<AppState>, staff: Staff, Path(id):
     }
 }
 
-pub async fn client_unmerge(State(state): State<AppState>, staff: Staff, Path(id): Path<String>, f: FormData) -> PageResult {
+pub async fn client_unmerge(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    f: FormData,
+) -> PageResult {
     let site = site_of(&state, &staff).await?;
     clients::unmerge(&state.store, &staff.ctx, &site.id, f.get("merge_id")).await?;
     Ok(Redirect::to(&format!("/clients/{id}")).into_response())
@@ -519,6 +628,7 @@ struct CheckInPage {
     chrome: Chrome,
     q: String,
     matches: Vec<ClientRow>,
+    similar: Vec<clients::Suggestion>,
     selected: Option<ClientRow>,
     form: CheckInForm,
     errors: Errors,
@@ -540,12 +650,24 @@ pub struct CheckInQuery {
     refused: Option<String>,
 }
 
-fn checkin_page_for(staff: &Staff, site: &SiteRow, q: String, matches: Vec<ClientRow>, selected: Option<ClientRow>, form: CheckInForm, errors: Errors, notice: Option<String>) -> CheckInPage {
+#[allow(clippy::too_many_arguments)]
+fn checkin_page_for(
+    staff: &Staff,
+    site: &SiteRow,
+    q: String,
+    matches: Vec<ClientRow>,
+    similar: Vec<clients::Suggestion>,
+    selected: Option<ClientRow>,
+    form: CheckInForm,
+    errors: Errors,
+    notice: Option<String>,
+) -> CheckInPage {
     let settings = clients::settings_of(site);
     CheckInPage {
         chrome: chrome(staff, site, "checkin", notice),
         q,
         matches,
+        similar,
         selected,
         form,
         errors,
@@ -566,20 +688,55 @@ pub async fn checkin_page(State(state): State<AppState>, staff: Staff, Query(q):
     };
     if let Some(id) = &q.client {
         let c = clients::get(&state.store, &staff.ctx, id).await?;
-        return Ok(render(StatusCode::OK, &checkin_page_for(&staff, &site, String::new(), Vec::new(), Some(c), CheckInForm::default(), Errors::default(), notice)));
+        return Ok(render(
+            StatusCode::OK,
+            &checkin_page_for(
+                &staff,
+                &site,
+                String::new(),
+                Vec::new(),
+                Vec::new(),
+                Some(c),
+                CheckInForm::default(),
+                Errors::default(),
+                notice,
+            ),
+        ));
     }
     let matches = clients::search(&state.store, &staff.ctx, &site.id, &q.q).await?;
     // An exact code match goes straight to the form: the fast path for a practised worker.
     if let Some(exact) = matches.iter().find(|c| c.code.eq_ignore_ascii_case(q.q.trim())) {
         return Ok(Redirect::to(&format!("/checkin?client={}", exact.id)).into_response());
     }
-    Ok(render(StatusCode::OK, &checkin_page_for(&staff, &site, q.q, matches, None, CheckInForm::default(), Errors::default(), notice)))
+    let similar = if matches.is_empty() {
+        clients::similar(&state.store, &staff.ctx, &site.id, &q.q).await?
+    } else {
+        Vec::new()
+    };
+    Ok(render(
+        StatusCode::OK,
+        &checkin_page_for(
+            &staff,
+            &site,
+            q.q,
+            matches,
+            similar,
+            None,
+            CheckInForm::default(),
+            Errors::default(),
+            notice,
+        ),
+    ))
 }
 
 pub async fn checkin_submit(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
     let site = site_of(&state, &staff).await?;
     let client_id = f.get("client_id").to_string();
-    let form = CheckInForm { substances: f.all("substances"), route: f.get("route").into(), otherwise_place: f.get("otherwise_place").into() };
+    let form = CheckInForm {
+        substances: f.all("substances"),
+        route: f.get("route").into(),
+        otherwise_place: f.get("otherwise_place").into(),
+    };
     let draft = CheckInDraft {
         substances: form.substances.clone(),
         route: Some(form.route.clone()).filter(|r| !r.is_empty()),
@@ -593,7 +750,20 @@ pub async fn checkin_submit(State(state): State<AppState>, staff: Staff, f: Form
         }
         Err(AppError::Invalid(inv)) => {
             let c = clients::get(&state.store, &staff.ctx, &client_id).await?;
-            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &checkin_page_for(&staff, &site, String::new(), Vec::new(), Some(c), form, Errors(inv.0), None)))
+            Ok(render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &checkin_page_for(
+                    &staff,
+                    &site,
+                    String::new(),
+                    Vec::new(),
+                    Vec::new(),
+                    Some(c),
+                    form,
+                    Errors(inv.0),
+                    None,
+                ),
+            ))
         }
         Err(e) => Err(e.into()),
     }
@@ -647,7 +817,11 @@ pub async fn visits_page(State(state): State<AppState>, staff: Staff, Query(q): 
         _ => String::new(),
     });
     Ok(render(
-        if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK },
+        if error.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
         &VisitsPage {
             chrome: chrome(&staff, &site, "visits", notice.filter(|n| !n.is_empty())),
             date: date.to_string(),
@@ -667,7 +841,12 @@ pub async fn visit_checkout(State(state): State<AppState>, staff: Staff, Path(id
     }
 }
 
-pub async fn visit_void(State(state): State<AppState>, staff: Staff, Path(id): Path<String>, f: FormData) -> PageResult {
+pub async fn visit_void(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    f: FormData,
+) -> PageResult {
     match visits::void(&state.store, &staff.ctx, &id, f.get("reason")).await {
         Ok(_) => Ok(Redirect::to("/visits?notice=void").into_response()),
         Err(AppError::Invalid(inv)) => Err(PageError(AppError::Conflict(inv.to_string()))),
@@ -724,7 +903,11 @@ async fn admin_render(state: &AppState, staff: &Staff, input: AdminInput) -> Pag
     staff.ctx.allow(&state.store, Action::ManageSite, &site.id).await?;
     let spaces = sites::spaces(&state.store, &staff.ctx, &site.id).await?;
     let people = sites::staff(&state.store, &staff.ctx, &site.id).await?;
-    let status = if input.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if input.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let site_form = input.site_form.unwrap_or_else(|| sites::SiteForm {
         code: site.code.clone(),
         name: site.name.clone(),
@@ -742,9 +925,23 @@ async fn admin_render(state: &AppState, staff: &Staff, input: AdminInput) -> Pag
             space_form: input.space_form,
             staff: people
                 .into_iter()
-                .map(|(u, role)| StaffLine { is_me: u.id == staff.ctx.actor.user_id, id: u.id, username: u.username, display_name: u.display_name, role, disabled: u.disabled })
+                .map(|(u, role)| StaffLine {
+                    is_me: u.id == staff.ctx.actor.user_id,
+                    id: u.id,
+                    username: u.username,
+                    display_name: u.display_name,
+                    role,
+                    disabled: u.disabled,
+                })
                 .collect(),
-            staff_form: if input.staff_form.role.is_empty() { StaffForm { role: "worker".into(), ..input.staff_form } } else { input.staff_form },
+            staff_form: if input.staff_form.role.is_empty() {
+                StaffForm {
+                    role: "worker".into(),
+                    ..input.staff_form
+                }
+            } else {
+                input.staff_form
+            },
             roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
             errors: Errors(input.errors),
             site,
@@ -759,7 +956,15 @@ pub struct AdminQuery {
 }
 
 pub async fn admin_page(State(state): State<AppState>, staff: Staff, Query(q): Query<AdminQuery>) -> PageResult {
-    admin_render(&state, &staff, AdminInput { notice: q.saved.map(|_| "Saved.".to_string()), ..Default::default() }).await
+    admin_render(
+        &state,
+        &staff,
+        AdminInput {
+            notice: q.saved.map(|_| "Saved.".to_string()),
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 fn saved() -> PageResult {
@@ -778,39 +983,110 @@ pub async fn admin_site(State(state): State<AppState>, staff: Staff, f: FormData
     };
     match sites::update_site(&state.store, &staff.ctx, &site.id, &form).await {
         Ok(()) => saved(),
-        Err(AppError::Invalid(inv)) => admin_render(&state, &staff, AdminInput { site_form: Some(form), errors: inv.0, ..Default::default() }).await,
+        Err(AppError::Invalid(inv)) => {
+            admin_render(
+                &state,
+                &staff,
+                AdminInput {
+                    site_form: Some(form),
+                    errors: inv.0,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
         Err(e) => Err(e.into()),
     }
 }
 
 pub async fn admin_add_space(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
     let site = site_of(&state, &staff).await?;
-    match sites::add_space(&state.store, &staff.ctx, &site.id, f.get("label"), f.get("kind"), f.get("wheelchair") == "1").await {
+    match sites::add_space(
+        &state.store,
+        &staff.ctx,
+        &site.id,
+        f.get("label"),
+        f.get("kind"),
+        f.get("wheelchair") == "1",
+    )
+    .await
+    {
         Ok(_) => saved(),
         Err(AppError::Invalid(inv)) => {
-            admin_render(&state, &staff, AdminInput { space_form: (f.get("label").into(), f.get("kind").into()), errors: inv.0, ..Default::default() }).await
+            admin_render(
+                &state,
+                &staff,
+                AdminInput {
+                    space_form: (f.get("label").into(), f.get("kind").into()),
+                    errors: inv.0,
+                    ..Default::default()
+                },
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn admin_update_space(State(state): State<AppState>, staff: Staff, Path(id): Path<String>, f: FormData) -> PageResult {
+pub async fn admin_update_space(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    f: FormData,
+) -> PageResult {
     let site = site_of(&state, &staff).await?;
-    sites::update_space(&state.store, &staff.ctx, &site.id, &id, f.get("wheelchair") == "1", f.get("in_service") == "1").await?;
+    sites::update_space(
+        &state.store,
+        &staff.ctx,
+        &site.id,
+        &id,
+        f.get("wheelchair") == "1",
+        f.get("in_service") == "1",
+    )
+    .await?;
     saved()
 }
 
 pub async fn admin_add_staff(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
     let site = site_of(&state, &staff).await?;
-    let form = StaffForm { username: f.get("username").into(), display_name: f.get("display_name").into(), role: f.get("role").into() };
-    match sites::add_staff(&state.store, &staff.ctx, &site.id, &form.username, &form.display_name, &form.role, f.get("password")).await {
+    let form = StaffForm {
+        username: f.get("username").into(),
+        display_name: f.get("display_name").into(),
+        role: f.get("role").into(),
+    };
+    match sites::add_staff(
+        &state.store,
+        &staff.ctx,
+        &site.id,
+        &form.username,
+        &form.display_name,
+        &form.role,
+        f.get("password"),
+    )
+    .await
+    {
         Ok(_) => saved(),
-        Err(AppError::Invalid(inv)) => admin_render(&state, &staff, AdminInput { staff_form: form, errors: inv.0, ..Default::default() }).await,
+        Err(AppError::Invalid(inv)) => {
+            admin_render(
+                &state,
+                &staff,
+                AdminInput {
+                    staff_form: form,
+                    errors: inv.0,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn admin_staff_state(State(state): State<AppState>, staff: Staff, Path((id, op)): Path<(String, String)>) -> PageResult {
+pub async fn admin_staff_state(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, op)): Path<(String, String)>,
+) -> PageResult {
     let site = site_of(&state, &staff).await?;
     let disabled = match op.as_str() {
         "disable" => true,
@@ -822,5 +1098,9 @@ pub async fn admin_staff_state(State(state): State<AppState>, staff: Staff, Path
 }
 
 pub async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, error_page("Not found", "There is no page at this address.")).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        error_page("Not found", "There is no page at this address."),
+    )
+        .into_response()
 }

@@ -55,10 +55,7 @@ async fn browser_worker_registers_checks_in_and_finds_the_visit() {
     server.stop().await;
     eprintln!("browser: done in {:?}", t0.elapsed());
     if let Err(e) = result {
-        panic!(
-            "browser flow failed: {e:#}\n{}",
-            artefacts.unwrap_or_default()
-        );
+        panic!("browser flow failed: {e:#}\n{}", artefacts.unwrap_or_default());
     }
 }
 
@@ -88,9 +85,7 @@ async fn worker_flow(d: &Driver, server: &TestServer) -> Result<()> {
             break;
         }
         if let Ok(confirm) = d.find("input[name=confirm]").await {
-            eprintln!(
-                "browser: registration suggested possible duplicates; confirming a new client"
-            );
+            eprintln!("browser: registration suggested possible duplicates; confirming a new client");
             d.click(&confirm).await?;
             d.click_on(register).await?;
             d.wait_for("#client-code", PAGE)
@@ -109,30 +104,19 @@ async fn worker_flow(d: &Driver, server: &TestServer) -> Result<()> {
         .await
         .context("client code")?;
     let notice = d
-        .text(
-            &d.find("p.notice")
-                .await
-                .context("notice after registering")?,
-        )
+        .text(&d.find("p.notice").await.context("notice after registering")?)
         .await?;
     eprintln!("browser: registered {code} ({notice})");
 
     // Check them in from the client page.
-    d.click_on("a.button.primary[href^='/checkin?client=']")
-        .await?;
-    d.wait_for("#checkin-form", PAGE)
-        .await
-        .context("check-in form")?;
+    d.click_on("a.button.primary[href^='/checkin?client=']").await?;
+    d.wait_for("#checkin-form", PAGE).await.context("check-in form")?;
     let selected = d.text(&d.find("#selected-code").await?).await?;
-    ensure!(
-        selected == code,
-        "check-in form is for {selected}, expected {code}"
-    );
+    ensure!(selected == code, "check-in form is for {selected}, expected {code}");
     d.click_on("input[name=substances][value=heroin]").await?;
     d.click_on("input[name=substances][value=cocaine]").await?;
     d.click_on("input[name=route][value=injection]").await?;
-    d.click_on("input[name=otherwise_place][value=public]")
-        .await?;
+    d.click_on("input[name=otherwise_place][value=public]").await?;
     d.click_on("#checkin-submit").await?;
     let expected = format!("Checked in {code}");
     d.wait_text("p.notice", PAGE, |t| t.contains(&expected))
@@ -156,18 +140,13 @@ async fn worker_flow(d: &Driver, server: &TestServer) -> Result<()> {
         .await
         .context("fast path shows the check-in form")?;
     let url = d.current_url().await?;
-    ensure!(
-        url.contains("/checkin?client="),
-        "fast path landed on {url}"
-    );
+    ensure!(url.contains("/checkin?client="), "fast path landed on {url}");
     eprintln!("browser: fast path to the form for {code}");
 
     // Someone else comes in too (another service, no consumption), so the
     // filter below has a row to leave out.
     d.goto(&server.url("/checkin?q=GLA-")).await?;
-    d.wait_for("#matches", PAGE)
-        .await
-        .context("search results for GLA-")?;
+    d.wait_for("#matches", PAGE).await.context("search results for GLA-")?;
     let mut other = None;
     for a in d.find_all("#matches a").await? {
         let t = d.text(&a).await?;
@@ -177,15 +156,8 @@ async fn worker_flow(d: &Driver, server: &TestServer) -> Result<()> {
         }
     }
     let (link, label) = other.context("no other client to check in")?;
-    let other_code = label
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    ensure!(
-        is_site_code(&other_code),
-        "unexpected match label {label:?}"
-    );
+    let other_code = label.split_whitespace().next().unwrap_or_default().to_string();
+    ensure!(is_site_code(&other_code), "unexpected match label {label:?}");
     d.click(&link).await?;
     d.wait_text("#selected-code", PAGE, |t| t == other_code)
         .await
@@ -201,9 +173,8 @@ async fn worker_flow(d: &Driver, server: &TestServer) -> Result<()> {
     d.wait_for("#visits", PAGE).await?;
     let rows = visit_rows(d).await?;
     ensure!(
-        rows.iter().any(|r| r.contains(&code)
-            && r.contains("heroin + cocaine")
-            && r.contains("injection")),
+        rows.iter()
+            .any(|r| r.contains(&code) && r.contains("heroin + cocaine") && r.contains("injection")),
         "no row for {code} with heroin + cocaine, injection among {} row(s): {rows:#?}",
         rows.len()
     );

@@ -13,16 +13,15 @@ use haven_domain::{
     site::{SiteInput, SiteSettings, validate_site},
 };
 use haven_store::{
-    AuditCtx, AuditRow, BulkClient, BulkVisit, ClientRow, Created, NewClientRecord, NewVisitRecord,
-    SessionRow, SiteRow, Store, StoreError, VisitRow,
+    AuditCtx, AuditRow, BulkClient, BulkVisit, ClientRow, Created, NewClientRecord, NewVisitRecord, SessionRow,
+    SiteRow, Store, StoreError, VisitRow,
 };
 use time::{Duration, OffsetDateTime, macros::datetime};
 
 use crate::common::db::{Backend, TestDb};
 
 /// A syntactically valid Argon2id PHC string; the store never checks it.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
 
 // ---------------------------------------------------------------- helpers
 
@@ -38,15 +37,7 @@ fn system() -> AuditCtx {
 }
 
 fn site_input(code: &str) -> SiteInput {
-    validate_site(
-        code,
-        &format!("Site {code}"),
-        "Europe/London",
-        "09:00",
-        "21:00",
-        "site",
-    )
-    .expect("valid site")
+    validate_site(code, &format!("Site {code}"), "Europe/London", "09:00", "21:00", "site").expect("valid site")
 }
 
 /// A site with one worker, and that worker's audit context.
@@ -63,13 +54,7 @@ async fn fixture(store: &Store, code: &str) -> Fx {
         .expect("create site");
     let username = format!("worker-{}", code.to_lowercase());
     let user = store
-        .create_user(
-            &system(),
-            &username,
-            "Worker",
-            DUMMY_HASH,
-            Some((&site.id, "worker")),
-        )
+        .create_user(&system(), &username, "Worker", DUMMY_HASH, Some((&site.id, "worker")))
         .await
         .expect("create user");
     let ctx = AuditCtx {
@@ -85,13 +70,7 @@ async fn fixture(store: &Store, code: &str) -> Fx {
 /// A second user at the fixture's site, with their own audit context.
 async fn second_user(store: &Store, fx: &Fx, username: &str) -> AuditCtx {
     let id = store
-        .create_user(
-            &system(),
-            username,
-            "Second",
-            DUMMY_HASH,
-            Some((&fx.site.id, "nurse")),
-        )
+        .create_user(&system(), username, "Second", DUMMY_HASH, Some((&fx.site.id, "nurse")))
         .await
         .expect("create second user");
     AuditCtx {
@@ -135,12 +114,7 @@ fn visit_rec(client_id: &str, arrived_at: OffsetDateTime) -> NewVisitRecord {
     }
 }
 
-async fn new_visit(
-    store: &Store,
-    fx: &Fx,
-    client_id: &str,
-    arrived_at: OffsetDateTime,
-) -> VisitRow {
+async fn new_visit(store: &Store, fx: &Fx, client_id: &str, arrived_at: OffsetDateTime) -> VisitRow {
     let (v, created) = store
         .create_visit(&fx.ctx, &fx.site.id, &visit_rec(client_id, arrived_at))
         .await
@@ -171,19 +145,10 @@ async fn last_event(store: &Store) -> AuditRow {
 }
 
 /// Asserts the newest event records `action` on `subject_type`/`subject_id`.
-async fn assert_last_event(
-    store: &Store,
-    action: AuditAction,
-    subject_type: &str,
-    subject_id: &str,
-) {
+async fn assert_last_event(store: &Store, action: AuditAction, subject_type: &str, subject_id: &str) {
     let e = last_event(store).await;
     assert_eq!(
-        (
-            e.action.as_str(),
-            e.subject_type.as_str(),
-            e.subject_id.as_deref()
-        ),
+        (e.action.as_str(), e.subject_type.as_str(), e.subject_id.as_deref()),
         (action.as_str(), subject_type, Some(subject_id)),
         "newest audit event"
     );
@@ -220,15 +185,7 @@ fn ids(rows: &[VisitRow]) -> Vec<&str> {
 
 crate::contract_test!(sites_are_created_read_by_id_and_code_and_unique, |store| {
     let sys = system();
-    let input = validate_site(
-        "gla",
-        " Glasgow ",
-        "Europe/London",
-        "09:00",
-        "21:00",
-        "site",
-    )
-    .expect("valid");
+    let input = validate_site("gla", " Glasgow ", "Europe/London", "09:00", "21:00", "site").expect("valid");
     let settings = SiteSettings::default().to_json();
     let site = audited(store, 1, store.create_site(&sys, &input, &settings))
         .await
@@ -254,10 +211,7 @@ crate::contract_test!(sites_are_created_read_by_id_and_code_and_unique, |store| 
         )
     );
     let ev = last_event(store).await;
-    assert_eq!(
-        (ev.action.as_str(), ev.subject_type.as_str()),
-        ("create", "site")
-    );
+    assert_eq!((ev.action.as_str(), ev.subject_type.as_str()), ("create", "site"));
     assert_eq!(ev.subject_id.as_deref(), Some(site.id.as_str()));
     assert_eq!(
         ev.site_id.as_deref(),
@@ -265,22 +219,12 @@ crate::contract_test!(sites_are_created_read_by_id_and_code_and_unique, |store| 
         "the event names the new site"
     );
 
+    assert_eq!(audited(store, 0, store.site(&site.id)).await.expect("by id"), site);
     assert_eq!(
-        audited(store, 0, store.site(&site.id))
-            .await
-            .expect("by id"),
+        audited(store, 0, store.site_by_code("GLA")).await.expect("by code"),
         site
     );
-    assert_eq!(
-        audited(store, 0, store.site_by_code("GLA"))
-            .await
-            .expect("by code"),
-        site
-    );
-    assert_eq!(
-        store.site_by_code("gla").await.expect("by lower-case code"),
-        site
-    );
+    assert_eq!(store.site_by_code("gla").await.expect("by lower-case code"), site);
     assert!(is_not_found(&store.site("no-such-id").await));
     assert!(is_not_found(&store.site_by_code("EDI").await));
 
@@ -292,10 +236,7 @@ crate::contract_test!(sites_are_created_read_by_id_and_code_and_unique, |store| 
         .await
         .expect("second site");
     let all = store.sites().await.expect("sites");
-    assert_eq!(
-        all.iter().map(|s| s.code.as_str()).collect::<Vec<_>>(),
-        ["EDI", "GLA"]
-    );
+    assert_eq!(all.iter().map(|s| s.code.as_str()).collect::<Vec<_>>(), ["EDI", "GLA"]);
 
     let mut changed = site_input("GLA");
     changed.name = "Glasgow (Hunter Street)".into();
@@ -305,11 +246,7 @@ crate::contract_test!(sites_are_created_read_by_id_and_code_and_unique, |store| 
         .expect("update site");
     let after = store.site(&site.id).await.expect("site");
     assert_eq!(
-        (
-            after.name.as_str(),
-            after.closes.as_str(),
-            after.code.as_str()
-        ),
+        (after.name.as_str(), after.closes.as_str(), after.code.as_str()),
         ("Glasgow (Hunter Street)", "22:00", "GLA")
     );
     assert_eq!(
@@ -323,140 +260,97 @@ crate::contract_test!(sites_are_created_read_by_id_and_code_and_unique, |store| 
     assert_chain(store).await;
 });
 
-crate::contract_test!(
-    spaces_are_listed_by_label_unique_per_site_and_updatable,
-    |store| {
-        let fx = fixture(store, "GLA").await;
-        let other = fixture(store, "EDI").await;
-        let site = fx.site.id.as_str();
-        let b2 = audited(
-            store,
-            1,
-            store.add_space(&fx.ctx, site, "Booth 2", "injecting", false),
-        )
+crate::contract_test!(spaces_are_listed_by_label_unique_per_site_and_updatable, |store| {
+    let fx = fixture(store, "GLA").await;
+    let other = fixture(store, "EDI").await;
+    let site = fx.site.id.as_str();
+    let b2 = audited(store, 1, store.add_space(&fx.ctx, site, "Booth 2", "injecting", false))
         .await
         .expect("booth 2");
-        assert_last_event(store, AuditAction::Create, "space", &b2).await;
-        let b1 = audited(
-            store,
-            1,
-            store.add_space(&fx.ctx, site, "Booth 1", "injecting", true),
-        )
+    assert_last_event(store, AuditAction::Create, "space", &b2).await;
+    let b1 = audited(store, 1, store.add_space(&fx.ctx, site, "Booth 1", "injecting", true))
         .await
         .expect("booth 1");
-        let sm = audited(
-            store,
-            1,
-            store.add_space(&fx.ctx, site, "Smoking 1", "inhalation", false),
-        )
+    let sm = audited(
+        store,
+        1,
+        store.add_space(&fx.ctx, site, "Smoking 1", "inhalation", false),
+    )
+    .await
+    .expect("smoking");
+
+    let spaces = audited(store, 0, store.spaces(site)).await.expect("spaces");
+    assert_eq!(
+        spaces
+            .iter()
+            .map(|s| (
+                s.id.as_str(),
+                s.label.as_str(),
+                s.kind.as_str(),
+                s.wheelchair,
+                s.in_service
+            ))
+            .collect::<Vec<_>>(),
+        [
+            (b1.as_str(), "Booth 1", "injecting", true, true),
+            (b2.as_str(), "Booth 2", "injecting", false, true),
+            (sm.as_str(), "Smoking 1", "inhalation", false, true),
+        ]
+    );
+    assert!(spaces.iter().all(|s| s.site_id == site));
+
+    let dup = audited(store, 0, store.add_space(&fx.ctx, site, "Booth 1", "injecting", false)).await;
+    assert!(is_conflict(&dup), "duplicate label: {dup:?}");
+    let bad_kind = audited(store, 0, store.add_space(&fx.ctx, site, "Sofa", "sofa", false)).await;
+    assert!(bad_kind.is_err(), "kind outside the CHECK list is refused");
+    // The same label at another site is fine.
+    let other_b1 = store
+        .add_space(&other.ctx, &other.site.id, "Booth 1", "injecting", false)
         .await
-        .expect("smoking");
+        .expect("other booth");
 
-        let spaces = audited(store, 0, store.spaces(site)).await.expect("spaces");
-        assert_eq!(
-            spaces
-                .iter()
-                .map(|s| (
-                    s.id.as_str(),
-                    s.label.as_str(),
-                    s.kind.as_str(),
-                    s.wheelchair,
-                    s.in_service
-                ))
-                .collect::<Vec<_>>(),
-            [
-                (b1.as_str(), "Booth 1", "injecting", true, true),
-                (b2.as_str(), "Booth 2", "injecting", false, true),
-                (sm.as_str(), "Smoking 1", "inhalation", false, true),
-            ]
-        );
-        assert!(spaces.iter().all(|s| s.site_id == site));
-
-        let dup = audited(
-            store,
-            0,
-            store.add_space(&fx.ctx, site, "Booth 1", "injecting", false),
-        )
-        .await;
-        assert!(is_conflict(&dup), "duplicate label: {dup:?}");
-        let bad_kind = audited(
-            store,
-            0,
-            store.add_space(&fx.ctx, site, "Sofa", "sofa", false),
-        )
-        .await;
-        assert!(bad_kind.is_err(), "kind outside the CHECK list is refused");
-        // The same label at another site is fine.
-        let other_b1 = store
-            .add_space(&other.ctx, &other.site.id, "Booth 1", "injecting", false)
-            .await
-            .expect("other booth");
-
-        audited(
-            store,
-            1,
-            store.update_space(&fx.ctx, site, &b2, true, false),
-        )
+    audited(store, 1, store.update_space(&fx.ctx, site, &b2, true, false))
         .await
         .expect("update space");
-        assert_last_event(store, AuditAction::Update, "space", &b2).await;
-        let b2_row = store
-            .spaces(site)
-            .await
-            .expect("spaces")
-            .into_iter()
-            .find(|s| s.id == b2)
-            .expect("booth 2");
-        assert_eq!((b2_row.wheelchair, b2_row.in_service), (true, false));
-        audited(store, 1, store.update_space(&fx.ctx, site, &b2, true, true))
-            .await
-            .expect("back in service");
-        assert!(
-            store
-                .spaces(site)
-                .await
-                .expect("spaces")
-                .iter()
-                .all(|s| s.in_service)
-        );
+    assert_last_event(store, AuditAction::Update, "space", &b2).await;
+    let b2_row = store
+        .spaces(site)
+        .await
+        .expect("spaces")
+        .into_iter()
+        .find(|s| s.id == b2)
+        .expect("booth 2");
+    assert_eq!((b2_row.wheelchair, b2_row.in_service), (true, false));
+    audited(store, 1, store.update_space(&fx.ctx, site, &b2, true, true))
+        .await
+        .expect("back in service");
+    assert!(store.spaces(site).await.expect("spaces").iter().all(|s| s.in_service));
 
-        // Scoped by site: another site cannot change this site's space.
-        let r = audited(
-            store,
-            0,
-            store.update_space(&other.ctx, &other.site.id, &b2, false, false),
-        )
-        .await;
-        assert!(is_not_found(&r), "{r:?}");
-        assert!(is_not_found(
-            &store
-                .update_space(&fx.ctx, site, "no-such-space", false, false)
-                .await
-        ));
-        let other_spaces = store.spaces(&other.site.id).await.expect("other spaces");
-        assert_eq!(
-            other_spaces
-                .iter()
-                .map(|s| s.id.as_str())
-                .collect::<Vec<_>>(),
-            [other_b1.as_str()]
-        );
-        assert_chain(store).await;
-    }
-);
+    // Scoped by site: another site cannot change this site's space.
+    let r = audited(
+        store,
+        0,
+        store.update_space(&other.ctx, &other.site.id, &b2, false, false),
+    )
+    .await;
+    assert!(is_not_found(&r), "{r:?}");
+    assert!(is_not_found(
+        &store.update_space(&fx.ctx, site, "no-such-space", false, false).await
+    ));
+    let other_spaces = store.spaces(&other.site.id).await.expect("other spaces");
+    assert_eq!(
+        other_spaces.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        [other_b1.as_str()]
+    );
+    assert_chain(store).await;
+});
 
 // ---------------------------------------------- 2. users, sessions, tokens
 
 crate::contract_test!(users_have_unique_names_and_roles_per_site, |store| {
     let sys = system();
-    let gla = store
-        .create_site(&sys, &site_input("GLA"), "{}")
-        .await
-        .expect("site");
-    let edi = store
-        .create_site(&sys, &site_input("EDI"), "{}")
-        .await
-        .expect("site");
+    let gla = store.create_site(&sys, &site_input("GLA"), "{}").await.expect("site");
+    let edi = store.create_site(&sys, &site_input("EDI"), "{}").await.expect("site");
     let hash = haven_app::auth::hash_password("correct horse battery").expect("hash");
     let uid = audited(
         store,
@@ -495,12 +389,7 @@ crate::contract_test!(users_have_unique_names_and_roles_per_site, |store| {
         (uid.as_str(), gla.id.as_str(), "nurse")
     );
 
-    let dup = audited(
-        store,
-        0,
-        store.create_user(&sys, "alice", "Other", DUMMY_HASH, None),
-    )
-    .await;
+    let dup = audited(store, 0, store.create_user(&sys, "alice", "Other", DUMMY_HASH, None)).await;
     assert!(is_conflict(&dup), "duplicate username: {dup:?}");
 
     // A failing grant leaves no user behind: one transaction.
@@ -511,10 +400,7 @@ crate::contract_test!(users_have_unique_names_and_roles_per_site, |store| {
     )
     .await;
     assert!(bad.is_err(), "role outside the CHECK list: {bad:?}");
-    assert!(
-        is_not_found(&store.user_by_name("bob").await),
-        "nothing half-written"
-    );
+    assert!(is_not_found(&store.user_by_name("bob").await), "nothing half-written");
     let bob = store
         .create_user(&sys, "bob", "Bob", DUMMY_HASH, None)
         .await
@@ -564,150 +450,126 @@ fn session(id_hash: &str, user_id: &str, site_id: Option<&str>, at: OffsetDateTi
     }
 }
 
-crate::contract_test!(
-    sessions_end_on_logout_password_change_and_disable,
-    |store| {
-        let fx = fixture(store, "GLA").await;
-        let other = second_user(store, &fx, "bystander").await;
-        let other_id = other.actor_id.clone().expect("id");
-        let sys = system();
-        let now = clock::now();
-        let s1 = session("hash-1", &fx.user, Some(&fx.site.id), now);
-        audited(store, 0, store.create_session(&s1))
-            .await
-            .expect("create session");
-        assert_eq!(
-            audited(store, 0, store.session("hash-1"))
-                .await
-                .expect("session"),
-            s1,
-            "reads back equal"
-        );
-        let later = now + Duration::minutes(5);
-        audited(store, 0, store.touch_session("hash-1", later))
-            .await
-            .expect("touch");
-        let touched = store.session("hash-1").await.expect("session");
-        assert_eq!((touched.created_at, touched.last_seen_at), (now, later));
-        assert_eq!(store.session_count(&fx.user).await.expect("count"), 1);
-        audited(store, 0, store.delete_session("hash-1"))
-            .await
-            .expect("delete");
-        assert!(is_not_found(&store.session("hash-1").await));
-        assert_eq!(store.session_count(&fx.user).await.expect("count"), 0);
-
-        // A password change ends every session of that user, and only theirs.
-        store
-            .create_session(&session("hash-2", &fx.user, None, now))
-            .await
-            .expect("s2");
-        store
-            .create_session(&session("hash-3", &fx.user, Some(&fx.site.id), now))
-            .await
-            .expect("s3");
-        store
-            .create_session(&session("hash-other", &other_id, None, now))
-            .await
-            .expect("other");
-        audited(store, 1, store.set_password(&sys, &fx.user, "new-hash"))
-            .await
-            .expect("set password");
-        assert_last_event(store, AuditAction::Update, "user_password", &fx.user).await;
-        assert!(is_not_found(&store.session("hash-2").await));
-        assert!(is_not_found(&store.session("hash-3").await));
-        assert!(
-            store.session("hash-other").await.is_ok(),
-            "another user's session survives"
-        );
-        assert_eq!(
-            store.user(&fx.user).await.expect("user").password_hash,
-            "new-hash"
-        );
-        assert!(is_not_found(
-            &audited(store, 0, store.set_password(&sys, "no-such-user", "x")).await
-        ));
-
-        // Disabling ends sessions and stops the user's API tokens.
-        store
-            .create_session(&session("hash-4", &fx.user, None, now))
-            .await
-            .expect("s4");
-        store
-            .create_token(&sys, &fx.user, "tok-hash", "laptop")
-            .await
-            .expect("token");
-        assert_eq!(
-            store.token_user("tok-hash").await.expect("live token"),
-            fx.user
-        );
-        audited(store, 1, store.set_disabled(&sys, &fx.user, true))
-            .await
-            .expect("disable");
-        assert_last_event(store, AuditAction::Update, "user_disabled", &fx.user).await;
-        assert!(store.user(&fx.user).await.expect("user").disabled);
-        assert!(is_not_found(&store.session("hash-4").await));
-        assert_eq!(store.session_count(&fx.user).await.expect("count"), 0);
-        assert!(
-            is_not_found(&store.token_user("tok-hash").await),
-            "a disabled user's token does not resolve"
-        );
-        assert_eq!(store.session_count(&other_id).await.expect("count"), 1);
-        audited(store, 1, store.set_disabled(&sys, &fx.user, false))
-            .await
-            .expect("re-enable");
-        assert!(!store.user(&fx.user).await.expect("user").disabled);
-        assert!(is_not_found(
-            &audited(store, 0, store.set_disabled(&sys, "no-such-user", true)).await
-        ));
-
-        // Purge: idle or too old sessions go, fresh ones stay.
-        store
-            .create_session(&session("idle", &fx.user, None, now - Duration::hours(2)))
-            .await
-            .expect("idle");
-        store
-            .create_session(&session("fresh", &fx.user, None, now))
-            .await
-            .expect("fresh");
-        let purged = audited(
-            store,
-            0,
-            store.purge_sessions(now - Duration::minutes(30), now - Duration::hours(12)),
-        )
+crate::contract_test!(sessions_end_on_logout_password_change_and_disable, |store| {
+    let fx = fixture(store, "GLA").await;
+    let other = second_user(store, &fx, "bystander").await;
+    let other_id = other.actor_id.clone().expect("id");
+    let sys = system();
+    let now = clock::now();
+    let s1 = session("hash-1", &fx.user, Some(&fx.site.id), now);
+    audited(store, 0, store.create_session(&s1))
         .await
-        .expect("purge");
-        assert_eq!(purged, 1);
-        assert!(is_not_found(&store.session("idle").await));
-        assert!(store.session("fresh").await.is_ok());
-        assert!(store.session("hash-other").await.is_ok());
-        assert_chain(store).await;
-    }
-);
+        .expect("create session");
+    assert_eq!(
+        audited(store, 0, store.session("hash-1")).await.expect("session"),
+        s1,
+        "reads back equal"
+    );
+    let later = now + Duration::minutes(5);
+    audited(store, 0, store.touch_session("hash-1", later))
+        .await
+        .expect("touch");
+    let touched = store.session("hash-1").await.expect("session");
+    assert_eq!((touched.created_at, touched.last_seen_at), (now, later));
+    assert_eq!(store.session_count(&fx.user).await.expect("count"), 1);
+    audited(store, 0, store.delete_session("hash-1")).await.expect("delete");
+    assert!(is_not_found(&store.session("hash-1").await));
+    assert_eq!(store.session_count(&fx.user).await.expect("count"), 0);
+
+    // A password change ends every session of that user, and only theirs.
+    store
+        .create_session(&session("hash-2", &fx.user, None, now))
+        .await
+        .expect("s2");
+    store
+        .create_session(&session("hash-3", &fx.user, Some(&fx.site.id), now))
+        .await
+        .expect("s3");
+    store
+        .create_session(&session("hash-other", &other_id, None, now))
+        .await
+        .expect("other");
+    audited(store, 1, store.set_password(&sys, &fx.user, "new-hash"))
+        .await
+        .expect("set password");
+    assert_last_event(store, AuditAction::Update, "user_password", &fx.user).await;
+    assert!(is_not_found(&store.session("hash-2").await));
+    assert!(is_not_found(&store.session("hash-3").await));
+    assert!(
+        store.session("hash-other").await.is_ok(),
+        "another user's session survives"
+    );
+    assert_eq!(store.user(&fx.user).await.expect("user").password_hash, "new-hash");
+    assert!(is_not_found(
+        &audited(store, 0, store.set_password(&sys, "no-such-user", "x")).await
+    ));
+
+    // Disabling ends sessions and stops the user's API tokens.
+    store
+        .create_session(&session("hash-4", &fx.user, None, now))
+        .await
+        .expect("s4");
+    store
+        .create_token(&sys, &fx.user, "tok-hash", "laptop")
+        .await
+        .expect("token");
+    assert_eq!(store.token_user("tok-hash").await.expect("live token"), fx.user);
+    audited(store, 1, store.set_disabled(&sys, &fx.user, true))
+        .await
+        .expect("disable");
+    assert_last_event(store, AuditAction::Update, "user_disabled", &fx.user).await;
+    assert!(store.user(&fx.user).await.expect("user").disabled);
+    assert!(is_not_found(&store.session("hash-4").await));
+    assert_eq!(store.session_count(&fx.user).await.expect("count"), 0);
+    assert!(
+        is_not_found(&store.token_user("tok-hash").await),
+        "a disabled user's token does not resolve"
+    );
+    assert_eq!(store.session_count(&other_id).await.expect("count"), 1);
+    audited(store, 1, store.set_disabled(&sys, &fx.user, false))
+        .await
+        .expect("re-enable");
+    assert!(!store.user(&fx.user).await.expect("user").disabled);
+    assert!(is_not_found(
+        &audited(store, 0, store.set_disabled(&sys, "no-such-user", true)).await
+    ));
+
+    // Purge: idle or too old sessions go, fresh ones stay.
+    store
+        .create_session(&session("idle", &fx.user, None, now - Duration::hours(2)))
+        .await
+        .expect("idle");
+    store
+        .create_session(&session("fresh", &fx.user, None, now))
+        .await
+        .expect("fresh");
+    let purged = audited(
+        store,
+        0,
+        store.purge_sessions(now - Duration::minutes(30), now - Duration::hours(12)),
+    )
+    .await
+    .expect("purge");
+    assert_eq!(purged, 1);
+    assert!(is_not_found(&store.session("idle").await));
+    assert!(store.session("fresh").await.is_ok());
+    assert!(store.session("hash-other").await.is_ok());
+    assert_chain(store).await;
+});
 
 crate::contract_test!(api_tokens_resolve_until_revoked, |store| {
     let fx = fixture(store, "GLA").await;
     let sys = system();
-    let id = audited(
-        store,
-        1,
-        store.create_token(&sys, &fx.user, "hash-a", "cli"),
-    )
-    .await
-    .expect("create token");
+    let id = audited(store, 1, store.create_token(&sys, &fx.user, "hash-a", "cli"))
+        .await
+        .expect("create token");
     assert_last_event(store, AuditAction::Create, "api_token", &id).await;
     assert_eq!(
-        audited(store, 0, store.token_user("hash-a"))
-            .await
-            .expect("token user"),
+        audited(store, 0, store.token_user("hash-a")).await.expect("token user"),
         fx.user
     );
     assert!(is_not_found(&store.token_user("hash-b").await));
-    let dup = audited(
-        store,
-        0,
-        store.create_token(&sys, &fx.user, "hash-a", "again"),
-    )
-    .await;
+    let dup = audited(store, 0, store.create_token(&sys, &fx.user, "hash-a", "again")).await;
     assert!(dup.is_err(), "a token hash is unique: {dup:?}");
     let id_b = store
         .create_token(&sys, &fx.user, "hash-b", "phone")
@@ -723,34 +585,22 @@ crate::contract_test!(api_tokens_resolve_until_revoked, |store| {
         [(id.as_str(), "cli", true), (id_b.as_str(), "phone", true)]
     );
 
-    audited(store, 1, store.revoke_token(&sys, &id))
-        .await
-        .expect("revoke");
+    audited(store, 1, store.revoke_token(&sys, &id)).await.expect("revoke");
     assert_last_event(store, AuditAction::Void, "api_token", &id).await;
     assert!(
         is_not_found(&store.token_user("hash-a").await),
         "a revoked token does not resolve"
     );
     assert_eq!(
-        store
-            .token_user("hash-b")
-            .await
-            .expect("other token still live"),
+        store.token_user("hash-b").await.expect("other token still live"),
         fx.user
     );
     let again = audited(store, 0, store.revoke_token(&sys, &id)).await;
     assert!(is_not_found(&again), "revoking twice: {again:?}");
-    assert!(is_not_found(
-        &store.revoke_token(&sys, "no-such-token").await
-    ));
+    assert!(is_not_found(&store.revoke_token(&sys, "no-such-token").await));
     let tokens = store.tokens(&fx.user).await.expect("tokens");
     assert!(
-        tokens
-            .iter()
-            .find(|t| t.id == id)
-            .expect("kept")
-            .revoked_at
-            .is_some(),
+        tokens.iter().find(|t| t.id == id).expect("kept").revoked_at.is_some(),
         "revoked, not deleted"
     );
     assert_chain(store).await;
@@ -774,10 +624,7 @@ crate::contract_test!(client_codes_are_numbered_per_site_in_sequence, |store| {
     )
     .await
     .expect("second");
-    assert_eq!(
-        (c1.code.as_str(), c2.code.as_str()),
-        ("GLA-000001", "GLA-000002")
-    );
+    assert_eq!((c1.code.as_str(), c2.code.as_str()), ("GLA-000001", "GLA-000002"));
     assert_eq!(
         (
             c1.site_id.as_str(),
@@ -791,15 +638,9 @@ crate::contract_test!(client_codes_are_numbered_per_site_in_sequence, |store| {
     assert_eq!(c1.flag_list(), ["history_of_overdose"]);
     assert_eq!(c1.merged_into, None);
     assert!((clock::now() - c1.registered_at).abs() < Duration::minutes(1));
+    assert_eq!(store.client(&fx.site.id, &c1.id).await.expect("read back"), c1);
     assert_eq!(
-        store.client(&fx.site.id, &c1.id).await.expect("read back"),
-        c1
-    );
-    assert_eq!(
-        store
-            .client_by_code(&fx.site.id, "gla-000002")
-            .await
-            .expect("by code"),
+        store.client_by_code(&fx.site.id, "gla-000002").await.expect("by code"),
         c2
     );
 
@@ -832,9 +673,7 @@ crate::contract_test!(concurrent_registrations_get_distinct_codes, |store| {
         let ctx = fx.ctx.clone();
         let site = fx.site.id.clone();
         tasks.push(tokio::spawn(async move {
-            store
-                .create_client(&ctx, &site, &client_rec(1970 + i, None))
-                .await
+            store.create_client(&ctx, &site, &client_rec(1970 + i, None)).await
         }));
     }
     let mut got = BTreeSet::new();
@@ -854,20 +693,11 @@ crate::contract_test!(duplicate_client_codes_conflict, |store| {
     let other = fixture(store, "EDI").await;
     let mut computed = client_rec(1985, None);
     computed.code = Some("MSMIT1985".into());
-    let c = audited(
-        store,
-        1,
-        store.create_client(&fx.ctx, &fx.site.id, &computed),
-    )
-    .await
-    .expect("computed code");
+    let c = audited(store, 1, store.create_client(&fx.ctx, &fx.site.id, &computed))
+        .await
+        .expect("computed code");
     assert_eq!(c.code, "MSMIT1985");
-    let dup = audited(
-        store,
-        0,
-        store.create_client(&fx.ctx, &fx.site.id, &computed),
-    )
-    .await;
+    let dup = audited(store, 0, store.create_client(&fx.ctx, &fx.site.id, &computed)).await;
     assert!(is_conflict(&dup), "same computed code again: {dup:?}");
     // The same code at another site is another person.
     store
@@ -914,10 +744,7 @@ crate::contract_test!(identity_lives_apart_and_every_read_is_audited, |store| {
         .await
         .expect("create");
     let plain = new_client(store, &fx, None).await;
-    let shown = format!(
-        "{:?}",
-        store.client(&fx.site.id, &c.id).await.expect("client")
-    );
+    let shown = format!("{:?}", store.client(&fx.site.id, &c.id).await.expect("client"));
     assert!(
         !shown.contains("Joanna") && !shown.contains("0101851234"),
         "the client record holds no identity: {shown}"
@@ -931,13 +758,9 @@ crate::contract_test!(identity_lives_apart_and_every_read_is_audited, |store| {
         1
     );
 
-    let idn = audited(
-        store,
-        1,
-        store.identity_audited(&fx.ctx, &fx.site.id, &c.id),
-    )
-    .await
-    .expect("identity");
+    let idn = audited(store, 1, store.identity_audited(&fx.ctx, &fx.site.id, &c.id))
+        .await
+        .expect("identity");
     let idn = idn.expect("identity stored");
     assert_eq!(
         (
@@ -946,12 +769,7 @@ crate::contract_test!(identity_lives_apart_and_every_read_is_audited, |store| {
             idn.chi.as_deref(),
             idn.other_number.as_deref()
         ),
-        (
-            c.id.as_str(),
-            Some("Joanna Example"),
-            Some("0101851234"),
-            None
-        )
+        (c.id.as_str(), Some("Joanna Example"), Some("0101851234"), None)
     );
     let ev = last_event(store).await;
     assert_eq!(
@@ -963,24 +781,16 @@ crate::contract_test!(identity_lives_apart_and_every_read_is_audited, |store| {
 
     // No identity: nothing returned, nothing read.
     assert_eq!(
-        audited(
-            store,
-            0,
-            store.identity_audited(&fx.ctx, &fx.site.id, &plain.id)
-        )
-        .await
-        .expect("none"),
+        audited(store, 0, store.identity_audited(&fx.ctx, &fx.site.id, &plain.id))
+            .await
+            .expect("none"),
         None
     );
     // Another site cannot read it.
     assert_eq!(
-        audited(
-            store,
-            0,
-            store.identity_audited(&other.ctx, &other.site.id, &c.id)
-        )
-        .await
-        .expect("scoped"),
+        audited(store, 0, store.identity_audited(&other.ctx, &other.site.id, &c.id))
+            .await
+            .expect("scoped"),
         None
     );
 
@@ -988,199 +798,165 @@ crate::contract_test!(identity_lives_apart_and_every_read_is_audited, |store| {
     let read = audited(store, 1, store.client_audited(&fx.ctx, &fx.site.id, &c.id))
         .await
         .expect("read");
-    assert_eq!(
-        read,
-        store.client(&fx.site.id, &c.id).await.expect("client")
-    );
+    assert_eq!(read, store.client(&fx.site.id, &c.id).await.expect("client"));
     assert_last_event(store, AuditAction::Read, "client", &c.id).await;
     assert_chain(store).await;
 });
 
-crate::contract_test!(
-    search_finds_by_code_or_alias_prefix_ignoring_case_and_merged,
-    |store| {
-        let fx = fixture(store, "GLA").await;
-        let shug = new_client(store, &fx, Some("Shug")).await;
-        let shuggie = new_client(store, &fx, Some("Shuggie")).await;
-        let tam = new_client(store, &fx, Some("Tam")).await;
-        let _none = new_client(store, &fx, None).await;
+crate::contract_test!(search_finds_by_code_or_alias_prefix_ignoring_case_and_merged, |store| {
+    let fx = fixture(store, "GLA").await;
+    let shug = new_client(store, &fx, Some("Shug")).await;
+    let shuggie = new_client(store, &fx, Some("Shuggie")).await;
+    let tam = new_client(store, &fx, Some("Tam")).await;
+    let _none = new_client(store, &fx, None).await;
 
-        let r = audited(store, 0, store.search_clients(&fx.site.id, "gla-00000", 25))
-            .await
-            .expect("search");
-        assert_eq!(
-            codes(&r),
-            ["GLA-000001", "GLA-000002", "GLA-000003", "GLA-000004"],
-            "by code prefix, in code order"
-        );
-        assert_eq!(
-            codes(
-                &store
-                    .search_clients(&fx.site.id, "GLA-000003", 25)
-                    .await
-                    .expect("search")
-            ),
-            [tam.code.as_str()]
-        );
-        assert_eq!(
-            store
-                .search_clients(&fx.site.id, "gla-00000", 2)
-                .await
-                .expect("limit")
-                .len(),
-            2
-        );
-        for q in ["shu", "SHU", "Shu", " sHuG "] {
-            let r = store
-                .search_clients(&fx.site.id, q, 25)
-                .await
-                .expect("search");
-            assert_eq!(
-                codes(&r),
-                [shug.code.as_str(), shuggie.code.as_str()],
-                "alias prefix {q:?}"
-            );
-        }
-        assert_eq!(
-            codes(
-                &store
-                    .search_clients(&fx.site.id, "shugg", 25)
-                    .await
-                    .expect("s")
-            ),
-            [shuggie.code.as_str()]
-        );
-        assert!(
-            store
-                .search_clients(&fx.site.id, "hug", 25)
-                .await
-                .expect("s")
-                .is_empty(),
-            "prefix, not substring"
-        );
-
-        store
-            .merge_clients(&fx.ctx, &fx.site.id, &shuggie.id, &shug.id, "same person")
-            .await
-            .expect("merge");
-        let r = store
-            .search_clients(&fx.site.id, "shu", 25)
-            .await
-            .expect("search");
-        assert_eq!(
-            codes(&r),
-            [shug.code.as_str()],
-            "a merged-away record is not offered"
-        );
-        assert!(
-            store
-                .search_clients(&fx.site.id, &shuggie.code, 25)
-                .await
-                .expect("s")
-                .is_empty()
-        );
-    }
-);
-
-crate::contract_test!(
-    search_input_with_sql_or_like_metacharacters_matches_nothing,
-    |store| {
-        let fx = fixture(store, "GLA").await;
-        new_client(store, &fx, Some("Shug")).await;
-        new_client(store, &fx, Some("Tam")).await;
-        new_client(store, &fx, None).await;
-        for q in [
-            "%",
-            "_",
-            "%%",
-            "__________",
-            "'",
-            "\"",
-            "\"; DROP TABLE clients; --",
-            "'; DROP TABLE clients; --",
-            "' OR '1'='1",
-            "%-000001",
-            "_LA-000001",
-            "Sh%g",
-            "_hug",
-            "\\",
-        ] {
-            let r = audited(store, 0, store.search_clients(&fx.site.id, q, 25)).await;
-            let r = r.unwrap_or_else(|e| panic!("search {q:?} errored: {e}"));
-            assert!(r.is_empty(), "search {q:?} matched {:?}", codes(&r));
-        }
-        assert_eq!(
-            store
-                .client_count(&fx.site.id)
-                .await
-                .expect("the table is still there"),
-            3
-        );
-        assert_eq!(
-            store
-                .search_clients(&fx.site.id, "gla", 25)
+    let r = audited(store, 0, store.search_clients(&fx.site.id, "gla-00000", 25))
+        .await
+        .expect("search");
+    assert_eq!(
+        codes(&r),
+        ["GLA-000001", "GLA-000002", "GLA-000003", "GLA-000004"],
+        "by code prefix, in code order"
+    );
+    assert_eq!(
+        codes(
+            &store
+                .search_clients(&fx.site.id, "GLA-000003", 25)
                 .await
                 .expect("search")
-                .len(),
-            3
+        ),
+        [tam.code.as_str()]
+    );
+    assert_eq!(
+        store
+            .search_clients(&fx.site.id, "gla-00000", 2)
+            .await
+            .expect("limit")
+            .len(),
+        2
+    );
+    for q in ["shu", "SHU", "Shu", " sHuG "] {
+        let r = store.search_clients(&fx.site.id, q, 25).await.expect("search");
+        assert_eq!(
+            codes(&r),
+            [shug.code.as_str(), shuggie.code.as_str()],
+            "alias prefix {q:?}"
         );
     }
-);
-
-crate::contract_test!(
-    clients_born_between_is_inclusive_and_skips_merged,
-    |store| {
-        let fx = fixture(store, "GLA").await;
-        let other = fixture(store, "EDI").await;
-        let mut by_year = Vec::new();
-        for y in [1979, 1980, 1985, 1990, 1991] {
-            by_year.push(
-                store
-                    .create_client(&fx.ctx, &fx.site.id, &client_rec(y, None))
-                    .await
-                    .expect("client"),
-            );
-        }
+    assert_eq!(
+        codes(&store.search_clients(&fx.site.id, "shugg", 25).await.expect("s")),
+        [shuggie.code.as_str()]
+    );
+    assert!(
         store
-            .create_client(&other.ctx, &other.site.id, &client_rec(1985, None))
+            .search_clients(&fx.site.id, "hug", 25)
             .await
-            .expect("other site");
-        let years = |rows: Vec<ClientRow>| {
-            let mut y: Vec<i32> = rows.iter().map(|r| r.year_of_birth).collect();
-            y.sort_unstable();
-            y
-        };
-        let r = audited(
-            store,
-            0,
-            store.clients_born_between(&fx.site.id, 1980, 1990),
-        )
+            .expect("s")
+            .is_empty(),
+        "prefix, not substring"
+    );
+
+    store
+        .merge_clients(&fx.ctx, &fx.site.id, &shuggie.id, &shug.id, "same person")
+        .await
+        .expect("merge");
+    let r = store.search_clients(&fx.site.id, "shu", 25).await.expect("search");
+    assert_eq!(codes(&r), [shug.code.as_str()], "a merged-away record is not offered");
+    assert!(
+        store
+            .search_clients(&fx.site.id, &shuggie.code, 25)
+            .await
+            .expect("s")
+            .is_empty()
+    );
+});
+
+crate::contract_test!(search_input_with_sql_or_like_metacharacters_matches_nothing, |store| {
+    let fx = fixture(store, "GLA").await;
+    new_client(store, &fx, Some("Shug")).await;
+    new_client(store, &fx, Some("Tam")).await;
+    new_client(store, &fx, None).await;
+    for q in [
+        "%",
+        "_",
+        "%%",
+        "__________",
+        "'",
+        "\"",
+        "\"; DROP TABLE clients; --",
+        "'; DROP TABLE clients; --",
+        "' OR '1'='1",
+        "%-000001",
+        "_LA-000001",
+        "Sh%g",
+        "_hug",
+        "\\",
+    ] {
+        let r = audited(store, 0, store.search_clients(&fx.site.id, q, 25)).await;
+        let r = r.unwrap_or_else(|e| panic!("search {q:?} errored: {e}"));
+        assert!(r.is_empty(), "search {q:?} matched {:?}", codes(&r));
+    }
+    assert_eq!(
+        store.client_count(&fx.site.id).await.expect("the table is still there"),
+        3
+    );
+    assert_eq!(
+        store
+            .search_clients(&fx.site.id, "gla", 25)
+            .await
+            .expect("search")
+            .len(),
+        3
+    );
+});
+
+crate::contract_test!(clients_born_between_is_inclusive_and_skips_merged, |store| {
+    let fx = fixture(store, "GLA").await;
+    let other = fixture(store, "EDI").await;
+    let mut by_year = Vec::new();
+    for y in [1979, 1980, 1985, 1990, 1991] {
+        by_year.push(
+            store
+                .create_client(&fx.ctx, &fx.site.id, &client_rec(y, None))
+                .await
+                .expect("client"),
+        );
+    }
+    store
+        .create_client(&other.ctx, &other.site.id, &client_rec(1985, None))
+        .await
+        .expect("other site");
+    let years = |rows: Vec<ClientRow>| {
+        let mut y: Vec<i32> = rows.iter().map(|r| r.year_of_birth).collect();
+        y.sort_unstable();
+        y
+    };
+    let r = audited(store, 0, store.clients_born_between(&fx.site.id, 1980, 1990))
         .await
         .expect("between");
-        assert!(r.iter().all(|c| c.site_id == fx.site.id), "only this site");
-        assert_eq!(years(r), [1980, 1985, 1990]);
-        store
-            .merge_clients(&fx.ctx, &fx.site.id, &by_year[2].id, &by_year[1].id, "same")
-            .await
-            .expect("merge");
-        assert_eq!(
-            years(
-                store
-                    .clients_born_between(&fx.site.id, 1980, 1990)
-                    .await
-                    .expect("between")
-            ),
-            [1980, 1990]
-        );
-        assert!(
+    assert!(r.iter().all(|c| c.site_id == fx.site.id), "only this site");
+    assert_eq!(years(r), [1980, 1985, 1990]);
+    store
+        .merge_clients(&fx.ctx, &fx.site.id, &by_year[2].id, &by_year[1].id, "same")
+        .await
+        .expect("merge");
+    assert_eq!(
+        years(
             store
-                .clients_born_between(&fx.site.id, 2000, 2010)
+                .clients_born_between(&fx.site.id, 1980, 1990)
                 .await
                 .expect("between")
-                .is_empty()
-        );
-    }
-);
+        ),
+        [1980, 1990]
+    );
+    assert!(
+        store
+            .clients_born_between(&fx.site.id, 2000, 2010)
+            .await
+            .expect("between")
+            .is_empty()
+    );
+});
 
 crate::contract_test!(client_reads_are_scoped_by_site, |store| {
     let a = fixture(store, "GLA").await;
@@ -1193,13 +969,8 @@ crate::contract_test!(client_reads_are_scoped_by_site, |store| {
     assert!(is_not_found(
         &audited(store, 0, store.client_audited(&b.ctx, &b.site.id, &ca.id)).await
     ));
-    assert!(is_not_found(
-        &store.client_by_code(&b.site.id, &ca.code).await
-    ));
-    let found = store
-        .search_clients(&b.site.id, "shug", 25)
-        .await
-        .expect("search");
+    assert!(is_not_found(&store.client_by_code(&b.site.id, &ca.code).await));
+    let found = store.search_clients(&b.site.id, "shug", 25).await.expect("search");
     assert_eq!(
         found.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
         [cb.id.as_str()]
@@ -1214,10 +985,7 @@ crate::contract_test!(client_reads_are_scoped_by_site, |store| {
     assert_eq!(store.client_count(&b.site.id).await.expect("count"), 1);
 
     assert!(is_not_found(&store.visit(&b.site.id, &va.id).await));
-    assert_eq!(
-        store.visit_site(&va.id).await.expect("visit site"),
-        a.site.id
-    );
+    assert_eq!(store.visit_site(&va.id).await.expect("visit site"), a.site.id);
     assert!(
         store
             .visits_of_clients(&b.site.id, std::slice::from_ref(&ca.id), 10)
@@ -1225,10 +993,7 @@ crate::contract_test!(client_reads_are_scoped_by_site, |store| {
             .expect("visits")
             .is_empty()
     );
-    let day = (
-        clock::now() - Duration::days(1),
-        clock::now() + Duration::days(1),
-    );
+    let day = (clock::now() - Duration::days(1), clock::now() + Duration::days(1));
     assert!(
         store
             .visits_between(&b.site.id, day.0, day.1, None, 100)
@@ -1239,22 +1004,14 @@ crate::contract_test!(client_reads_are_scoped_by_site, |store| {
     assert_eq!(store.visit_count(&b.site.id).await.expect("count"), 0);
     // Writes through the wrong site change nothing.
     assert!(
-        audited(
-            store,
-            0,
-            store.check_out(&b.ctx, &b.site.id, &va.id, clock::now())
-        )
-        .await
-        .is_err()
+        audited(store, 0, store.check_out(&b.ctx, &b.site.id, &va.id, clock::now()))
+            .await
+            .is_err()
     );
     assert!(
-        audited(
-            store,
-            0,
-            store.void_visit(&b.ctx, &b.site.id, &va.id, "wrong site")
-        )
-        .await
-        .is_err()
+        audited(store, 0, store.void_visit(&b.ctx, &b.site.id, &va.id, "wrong site"))
+            .await
+            .is_err()
     );
     let v = store.visit(&a.site.id, &va.id).await.expect("visit");
     assert_eq!((v.left_at, v.voided_at), (None, None));
@@ -1283,41 +1040,22 @@ crate::contract_test!(merge_hides_the_record_and_unmerge_restores_it, |store| {
         Some(keep.id.clone())
     );
     assert_eq!(
-        store
-            .client(&fx.site.id, &keep.id)
-            .await
-            .expect("keep")
-            .merged_into,
+        store.client(&fx.site.id, &keep.id).await.expect("keep").merged_into,
         None
     );
     assert_eq!(
-        audited(store, 0, store.merged_ids(&keep.id))
-            .await
-            .expect("merged ids"),
+        audited(store, 0, store.merged_ids(&keep.id)).await.expect("merged ids"),
         std::slice::from_ref(&dup.id)
     );
-    assert!(
-        store
-            .merged_ids(&dup.id)
-            .await
-            .expect("merged ids")
-            .is_empty()
-    );
+    assert!(store.merged_ids(&dup.id).await.expect("merged ids").is_empty());
     assert_eq!(
-        codes(
-            &store
-                .search_clients(&fx.site.id, "tam", 25)
-                .await
-                .expect("search")
-        ),
+        codes(&store.search_clients(&fx.site.id, "tam", 25).await.expect("search")),
         [keep.code.as_str()]
     );
     assert_eq!(store.client_count(&fx.site.id).await.expect("count"), 1);
 
     for subject in [&keep.id, &dup.id] {
-        let merges = audited(store, 0, store.merges_for(subject))
-            .await
-            .expect("merges");
+        let merges = audited(store, 0, store.merges_for(subject)).await.expect("merges");
         assert_eq!(merges.len(), 1);
         let m = &merges[0];
         assert_eq!(
@@ -1351,21 +1089,8 @@ crate::contract_test!(merge_hides_the_record_and_unmerge_restores_it, |store| {
         .await
         .expect("unmerge");
     assert_last_event(store, AuditAction::Unmerge, "client", &dup.id).await;
-    assert_eq!(
-        store
-            .client(&fx.site.id, &dup.id)
-            .await
-            .expect("dup")
-            .merged_into,
-        None
-    );
-    assert!(
-        store
-            .merged_ids(&keep.id)
-            .await
-            .expect("merged ids")
-            .is_empty()
-    );
+    assert_eq!(store.client(&fx.site.id, &dup.id).await.expect("dup").merged_into, None);
+    assert!(store.merged_ids(&keep.id).await.expect("merged ids").is_empty());
     assert_eq!(
         store
             .search_clients(&fx.site.id, "tam", 25)
@@ -1390,12 +1115,7 @@ crate::contract_test!(invalid_merges_conflict_and_change_nothing, |store| {
     let z = new_client(store, &a, None).await;
     let other = new_client(store, &b, None).await;
 
-    let r = audited(
-        store,
-        0,
-        store.merge_clients(&a.ctx, &a.site.id, &x.id, &x.id, "self"),
-    )
-    .await;
+    let r = audited(store, 0, store.merge_clients(&a.ctx, &a.site.id, &x.id, &x.id, "self")).await;
     assert!(is_conflict(&r), "into itself: {r:?}");
     let r = audited(
         store,
@@ -1418,20 +1138,9 @@ crate::contract_test!(invalid_merges_conflict_and_change_nothing, |store| {
     )
     .await;
     assert!(is_conflict(&r), "missing target: {r:?}");
+    assert_eq!(store.client(&a.site.id, &x.id).await.expect("x").merged_into, None);
     assert_eq!(
-        store
-            .client(&a.site.id, &x.id)
-            .await
-            .expect("x")
-            .merged_into,
-        None
-    );
-    assert_eq!(
-        store
-            .client(&b.site.id, &other.id)
-            .await
-            .expect("other")
-            .merged_into,
+        store.client(&b.site.id, &other.id).await.expect("other").merged_into,
         None
     );
 
@@ -1439,12 +1148,7 @@ crate::contract_test!(invalid_merges_conflict_and_change_nothing, |store| {
         .merge_clients(&a.ctx, &a.site.id, &x.id, &y.id, "dup")
         .await
         .expect("merge");
-    let r = audited(
-        store,
-        0,
-        store.merge_clients(&a.ctx, &a.site.id, &x.id, &y.id, "again"),
-    )
-    .await;
+    let r = audited(store, 0, store.merge_clients(&a.ctx, &a.site.id, &x.id, &y.id, "again")).await;
     assert!(is_conflict(&r), "merging twice: {r:?}");
     let r = audited(
         store,
@@ -1461,11 +1165,7 @@ crate::contract_test!(invalid_merges_conflict_and_change_nothing, |store| {
     .await;
     assert!(is_conflict(&r), "merging into a merged-away record: {r:?}");
     assert_eq!(
-        store
-            .client(&a.site.id, &x.id)
-            .await
-            .expect("x")
-            .merged_into,
+        store.client(&a.site.id, &x.id).await.expect("x").merged_into,
         Some(y.id.clone())
     );
     assert_eq!(store.merges_for(&x.id).await.expect("merges").len(), 1);
@@ -1473,11 +1173,7 @@ crate::contract_test!(invalid_merges_conflict_and_change_nothing, |store| {
     let r = audited(store, 0, store.unmerge(&b.ctx, &b.site.id, &m)).await;
     assert!(is_not_found(&r), "{r:?}");
     assert_eq!(
-        store
-            .client(&a.site.id, &x.id)
-            .await
-            .expect("x")
-            .merged_into,
+        store.client(&a.site.id, &x.id).await.expect("x").merged_into,
         Some(y.id.clone())
     );
     assert_chain(store).await;
@@ -1520,14 +1216,9 @@ crate::contract_test!(visits_read_back_equal_to_the_microsecond, |store| {
     assert_eq!(v.arrived_at, arrived, "exact to the microsecond");
     assert_eq!(v.arrived_at.nanosecond(), 123_456_000);
     assert_eq!(v.substance_list(), ["heroin", "cocaine"]);
+    assert_eq!((v.left_at, v.voided_at, v.void_reason.as_deref()), (None, None, None));
     assert_eq!(
-        (v.left_at, v.voided_at, v.void_reason.as_deref()),
-        (None, None, None)
-    );
-    assert_eq!(
-        audited(store, 0, store.visit(&fx.site.id, &v.id))
-            .await
-            .expect("read"),
+        audited(store, 0, store.visit(&fx.site.id, &v.id)).await.expect("read"),
         v
     );
 
@@ -1536,10 +1227,7 @@ crate::contract_test!(visits_read_back_equal_to_the_microsecond, |store| {
     audited(store, 1, store.check_out(&fx.ctx, &fx.site.id, &v.id, left))
         .await
         .expect("check out");
-    assert_eq!(
-        store.visit(&fx.site.id, &v.id).await.expect("read").left_at,
-        Some(left)
-    );
+    assert_eq!(store.visit(&fx.site.id, &v.id).await.expect("read").left_at, Some(left));
 
     // A refusal.
     let refused = NewVisitRecord {
@@ -1554,17 +1242,11 @@ crate::contract_test!(visits_read_back_equal_to_the_microsecond, |store| {
         .await
         .expect("refusal");
     assert_eq!(
-        (
-            r.status.as_str(),
-            r.refusal_reason.as_deref(),
-            r.substance_list().len()
-        ),
+        (r.status.as_str(), r.refusal_reason.as_deref(), r.substance_list().len()),
         ("refused", Some("intoxicated"), 0)
     );
     assert_eq!(
-        audited(store, 0, store.visit_count(&fx.site.id))
-            .await
-            .expect("count"),
+        audited(store, 0, store.visit_count(&fx.site.id)).await.expect("count"),
         2
     );
     let mine = store
@@ -1595,10 +1277,7 @@ crate::contract_test!(an_idempotency_key_replays_the_first_visit, |store| {
     assert_eq!(second, first, "the first visit, unchanged");
     assert_eq!(store.visit_count(&fx.site.id).await.expect("count"), 1);
     // Keys belong to the user who sent them.
-    let (theirs, created) = store
-        .create_visit(&nurse, &fx.site.id, &rec)
-        .await
-        .expect("other user");
+    let (theirs, created) = store.create_visit(&nurse, &fx.site.id, &rec).await.expect("other user");
     assert_eq!(created, Created::New);
     assert_ne!(theirs.id, first.id);
     assert_eq!(store.visit_count(&fx.site.id).await.expect("count"), 2);
@@ -1617,9 +1296,7 @@ crate::contract_test!(concurrent_requests_with_one_key_make_one_visit, |store| {
         let ctx = fx.ctx.clone();
         let site = fx.site.id.clone();
         let rec = rec.clone();
-        tasks.push(tokio::spawn(async move {
-            store.create_visit(&ctx, &site, &rec).await
-        }));
+        tasks.push(tokio::spawn(async move { store.create_visit(&ctx, &site, &rec).await }));
     }
     let mut new = 0;
     let mut ids = BTreeSet::new();
@@ -1647,10 +1324,7 @@ crate::contract_test!(check_out_and_void_happen_once, |store| {
         .await
         .expect("check out");
     assert_last_event(store, AuditAction::Update, "visit", &v.id).await;
-    assert_eq!(
-        store.visit(&fx.site.id, &v.id).await.expect("read").left_at,
-        Some(left)
-    );
+    assert_eq!(store.visit(&fx.site.id, &v.id).await.expect("read").left_at, Some(left));
     let again = audited(
         store,
         0,
@@ -1664,23 +1338,14 @@ crate::contract_test!(check_out_and_void_happen_once, |store| {
         "first time kept"
     );
 
-    audited(
-        store,
-        1,
-        store.void_visit(&fx.ctx, &fx.site.id, &v.id, "wrong client"),
-    )
-    .await
-    .expect("void");
+    audited(store, 1, store.void_visit(&fx.ctx, &fx.site.id, &v.id, "wrong client"))
+        .await
+        .expect("void");
     assert_last_event(store, AuditAction::Void, "visit", &v.id).await;
     let voided = store.visit(&fx.site.id, &v.id).await.expect("still stored");
     assert!(voided.voided_at.is_some());
     assert_eq!(voided.void_reason.as_deref(), Some("wrong client"));
-    let again = audited(
-        store,
-        0,
-        store.void_visit(&fx.ctx, &fx.site.id, &v.id, "again"),
-    )
-    .await;
+    let again = audited(store, 0, store.void_visit(&fx.ctx, &fx.site.id, &v.id, "again")).await;
     assert!(is_conflict(&again), "second void: {again:?}");
     assert_eq!(
         store
@@ -1698,21 +1363,9 @@ crate::contract_test!(check_out_and_void_happen_once, |store| {
         .void_visit(&fx.ctx, &fx.site.id, &open.id, "duplicate")
         .await
         .expect("void open");
-    let r = audited(
-        store,
-        0,
-        store.check_out(&fx.ctx, &fx.site.id, &open.id, clock::now()),
-    )
-    .await;
+    let r = audited(store, 0, store.check_out(&fx.ctx, &fx.site.id, &open.id, clock::now())).await;
     assert!(is_conflict(&r), "check-out of a voided visit: {r:?}");
-    assert_eq!(
-        store
-            .visit(&fx.site.id, &open.id)
-            .await
-            .expect("read")
-            .left_at,
-        None
-    );
+    assert_eq!(store.visit(&fx.site.id, &open.id).await.expect("read").left_at, None);
     assert_eq!(
         store.visit_count(&fx.site.id).await.expect("count"),
         2,
@@ -1721,101 +1374,82 @@ crate::contract_test!(check_out_and_void_happen_once, |store| {
     assert_chain(store).await;
 });
 
-crate::contract_test!(
-    visits_between_is_half_open_newest_first_and_filters_by_code,
-    |store| {
-        let fx = fixture(store, "GLA").await;
-        let c1 = new_client(store, &fx, None).await;
-        let c2 = new_client(store, &fx, None).await;
-        let from = datetime!(2025-06-01 08:00:00 UTC);
-        let to = datetime!(2025-06-01 20:00:00 UTC);
-        let before = new_visit(store, &fx, &c1.id, from - Duration::microseconds(1)).await;
-        let at_from = new_visit(store, &fx, &c1.id, from).await;
-        let mid = new_visit(store, &fx, &c2.id, from + Duration::hours(3)).await;
-        let last = new_visit(store, &fx, &c1.id, to - Duration::microseconds(1)).await;
-        let at_to = new_visit(store, &fx, &c2.id, to).await;
+crate::contract_test!(visits_between_is_half_open_newest_first_and_filters_by_code, |store| {
+    let fx = fixture(store, "GLA").await;
+    let c1 = new_client(store, &fx, None).await;
+    let c2 = new_client(store, &fx, None).await;
+    let from = datetime!(2025-06-01 08:00:00 UTC);
+    let to = datetime!(2025-06-01 20:00:00 UTC);
+    let before = new_visit(store, &fx, &c1.id, from - Duration::microseconds(1)).await;
+    let at_from = new_visit(store, &fx, &c1.id, from).await;
+    let mid = new_visit(store, &fx, &c2.id, from + Duration::hours(3)).await;
+    let last = new_visit(store, &fx, &c1.id, to - Duration::microseconds(1)).await;
+    let at_to = new_visit(store, &fx, &c2.id, to).await;
 
-        let r = audited(
-            store,
-            0,
-            store.visits_between(&fx.site.id, from, to, None, 100),
-        )
+    let r = audited(store, 0, store.visits_between(&fx.site.id, from, to, None, 100))
         .await
         .expect("between");
-        assert_eq!(
-            ids(&r),
-            [last.id.as_str(), mid.id.as_str(), at_from.id.as_str()],
-            "[from, to), newest first"
-        );
-        let all = store
-            .visits_between(
-                &fx.site.id,
-                from - Duration::days(1),
-                to + Duration::days(1),
-                None,
-                100,
-            )
+    assert_eq!(
+        ids(&r),
+        [last.id.as_str(), mid.id.as_str(), at_from.id.as_str()],
+        "[from, to), newest first"
+    );
+    let all = store
+        .visits_between(&fx.site.id, from - Duration::days(1), to + Duration::days(1), None, 100)
+        .await
+        .expect("all");
+    assert_eq!(
+        ids(&all),
+        [
+            at_to.id.as_str(),
+            last.id.as_str(),
+            mid.id.as_str(),
+            at_from.id.as_str(),
+            before.id.as_str()
+        ]
+    );
+    assert_eq!(
+        ids(&store
+            .visits_between(&fx.site.id, from, to, None, 1)
             .await
-            .expect("all");
-        assert_eq!(
-            ids(&all),
-            [
-                at_to.id.as_str(),
-                last.id.as_str(),
-                mid.id.as_str(),
-                at_from.id.as_str(),
-                before.id.as_str()
-            ]
-        );
-        assert_eq!(
-            ids(&store
-                .visits_between(&fx.site.id, from, to, None, 1)
-                .await
-                .expect("limit")),
-            [last.id.as_str()]
-        );
+            .expect("limit")),
+        [last.id.as_str()]
+    );
 
-        let only2 = store
-            .visits_between(
-                &fx.site.id,
-                from,
-                to + Duration::hours(1),
-                Some("gla-000002"),
-                100,
-            )
+    let only2 = store
+        .visits_between(&fx.site.id, from, to + Duration::hours(1), Some("gla-000002"), 100)
+        .await
+        .expect("prefix");
+    assert_eq!(ids(&only2), [at_to.id.as_str(), mid.id.as_str()]);
+    assert!(only2.iter().all(|v| v.client_code == c2.code));
+    let prefixed = store
+        .visits_between(&fx.site.id, from, to, Some("GLA-"), 100)
+        .await
+        .expect("prefix");
+    assert_eq!(prefixed.len(), 3);
+    assert!(
+        store
+            .visits_between(&fx.site.id, from, to, Some("EDI"), 100)
             .await
-            .expect("prefix");
-        assert_eq!(ids(&only2), [at_to.id.as_str(), mid.id.as_str()]);
-        assert!(only2.iter().all(|v| v.client_code == c2.code));
-        let prefixed = store
-            .visits_between(&fx.site.id, from, to, Some("GLA-"), 100)
+            .expect("prefix")
+            .is_empty()
+    );
+    // LIKE wildcards in the prefix are not wildcards.
+    assert!(
+        store
+            .visits_between(&fx.site.id, from, to, Some("_LA"), 100)
             .await
-            .expect("prefix");
-        assert_eq!(prefixed.len(), 3);
-        assert!(
-            store
-                .visits_between(&fx.site.id, from, to, Some("EDI"), 100)
-                .await
-                .expect("prefix")
-                .is_empty()
-        );
-        // LIKE wildcards in the prefix are not wildcards.
-        assert!(
-            store
-                .visits_between(&fx.site.id, from, to, Some("_LA"), 100)
-                .await
-                .expect("prefix")
-                .is_empty()
-        );
-        assert!(
-            store
-                .visits_between(&fx.site.id, to, from, None, 100)
-                .await
-                .expect("empty range")
-                .is_empty()
-        );
-    }
-);
+            .expect("prefix")
+            .is_empty()
+    );
+    assert!(
+        store
+            .visits_between(&fx.site.id, to, from, None, 100)
+            .await
+            .expect("empty range")
+            .is_empty()
+    );
+});
 
 crate::contract_test!(visits_between_orders_and_bounds_sub_second_times, |store| {
     // Real arrival times carry microseconds while day bounds are whole seconds.
@@ -1843,11 +1477,7 @@ crate::contract_test!(visits_between_orders_and_bounds_sub_second_times, |store|
         .visits_of_clients(&fx.site.id, std::slice::from_ref(&c.id), 1)
         .await
         .expect("visits of client");
-    assert_eq!(
-        ids(&of_client),
-        [newest.id.as_str()],
-        "the newest visit of the client"
-    );
+    assert_eq!(ids(&of_client), [newest.id.as_str()], "the newest visit of the client");
 });
 
 crate::contract_test!(a_failed_visit_writes_nothing, |store| {
@@ -1880,11 +1510,7 @@ crate::contract_test!(a_failed_visit_writes_nothing, |store| {
     let r = audited(
         store,
         0,
-        store.create_visit(
-            &a.ctx,
-            &a.site.id,
-            &visit_rec("no-such-client", clock::now()),
-        ),
+        store.create_visit(&a.ctx, &a.site.id, &visit_rec("no-such-client", clock::now())),
     )
     .await;
     assert!(is_not_found(&r), "{r:?}");
@@ -1912,133 +1538,99 @@ crate::contract_test!(a_failed_visit_writes_nothing, |store| {
     // The failed keyed request did not reserve its key.
     let mut ok = visit_rec(&ca.id, clock::now());
     ok.idempotency_key = Some("k-bad".into());
-    let (_, created) = store
-        .create_visit(&a.ctx, &a.site.id, &ok)
-        .await
-        .expect("key is free");
+    let (_, created) = store.create_visit(&a.ctx, &a.site.id, &ok).await.expect("key is free");
     assert_eq!(created, Created::New);
     assert_chain(store).await;
 });
 
 // ---------------------------------------------------------------- 6. audit
 
-crate::contract_test!(
-    reads_append_no_audit_events_and_audited_reads_one,
-    |store| {
-        let fx = fixture(store, "GLA").await;
-        let c = new_client(store, &fx, Some("Shug")).await;
-        let v = new_visit(store, &fx, &c.id, clock::now()).await;
-        store
-            .create_token(&system(), &fx.user, "tok", "cli")
-            .await
-            .expect("token");
-        store
-            .create_session(&session("sess", &fx.user, None, clock::now()))
-            .await
-            .expect("session");
-        let site = fx.site.id.as_str();
-        let now = clock::now();
-        let before = head(store).await;
-        store.site(site).await.expect("site");
-        store.site_by_code("GLA").await.expect("site by code");
-        store.sites().await.expect("sites");
-        store.spaces(site).await.expect("spaces");
-        store.user(&fx.user).await.expect("user");
-        store
-            .user_by_name("worker-gla")
-            .await
-            .expect("user by name");
-        store.roles(&fx.user).await.expect("roles");
-        store.users_at_site(site).await.expect("users at site");
-        store.session("sess").await.expect("session");
-        store.session_count(&fx.user).await.expect("session count");
-        store.tokens(&fx.user).await.expect("tokens");
-        store.token_user("tok").await.expect("token user");
-        store.client(site, &c.id).await.expect("client");
-        store
-            .client_by_code(site, &c.code)
-            .await
-            .expect("client by code");
-        store.search_clients(site, "shu", 10).await.expect("search");
-        store
-            .clients_born_between(site, 1900, 2100)
-            .await
-            .expect("born between");
-        store.client_count(site).await.expect("client count");
-        store.merged_ids(&c.id).await.expect("merged ids");
-        store.merges_for(&c.id).await.expect("merges");
-        store.visit(site, &v.id).await.expect("visit");
-        store.visit_site(&v.id).await.expect("visit site");
-        store
-            .visits_between(
-                site,
-                now - Duration::days(1),
-                now + Duration::days(1),
-                None,
-                10,
-            )
-            .await
-            .expect("between");
-        store
-            .visits_of_clients(site, std::slice::from_ref(&c.id), 10)
-            .await
-            .expect("of clients");
-        store.visit_count(site).await.expect("visit count");
-        store.audit_page(0, 10).await.expect("audit page");
-        store
-            .audit_for_subject("client", &c.id, 10)
-            .await
-            .expect("audit for subject");
-        store.audit_count("create").await.expect("audit count");
-        haven_store::verify_audit(store)
-            .await
-            .expect("verify")
-            .expect("chain");
-        assert_eq!(head(store).await, before, "reads append nothing");
+crate::contract_test!(reads_append_no_audit_events_and_audited_reads_one, |store| {
+    let fx = fixture(store, "GLA").await;
+    let c = new_client(store, &fx, Some("Shug")).await;
+    let v = new_visit(store, &fx, &c.id, clock::now()).await;
+    store
+        .create_token(&system(), &fx.user, "tok", "cli")
+        .await
+        .expect("token");
+    store
+        .create_session(&session("sess", &fx.user, None, clock::now()))
+        .await
+        .expect("session");
+    let site = fx.site.id.as_str();
+    let now = clock::now();
+    let before = head(store).await;
+    store.site(site).await.expect("site");
+    store.site_by_code("GLA").await.expect("site by code");
+    store.sites().await.expect("sites");
+    store.spaces(site).await.expect("spaces");
+    store.user(&fx.user).await.expect("user");
+    store.user_by_name("worker-gla").await.expect("user by name");
+    store.roles(&fx.user).await.expect("roles");
+    store.users_at_site(site).await.expect("users at site");
+    store.session("sess").await.expect("session");
+    store.session_count(&fx.user).await.expect("session count");
+    store.tokens(&fx.user).await.expect("tokens");
+    store.token_user("tok").await.expect("token user");
+    store.client(site, &c.id).await.expect("client");
+    store.client_by_code(site, &c.code).await.expect("client by code");
+    store.search_clients(site, "shu", 10).await.expect("search");
+    store
+        .clients_born_between(site, 1900, 2100)
+        .await
+        .expect("born between");
+    store.client_count(site).await.expect("client count");
+    store.merged_ids(&c.id).await.expect("merged ids");
+    store.merges_for(&c.id).await.expect("merges");
+    store.visit(site, &v.id).await.expect("visit");
+    store.visit_site(&v.id).await.expect("visit site");
+    store
+        .visits_between(site, now - Duration::days(1), now + Duration::days(1), None, 10)
+        .await
+        .expect("between");
+    store
+        .visits_of_clients(site, std::slice::from_ref(&c.id), 10)
+        .await
+        .expect("of clients");
+    store.visit_count(site).await.expect("visit count");
+    store.audit_page(0, 10).await.expect("audit page");
+    store
+        .audit_for_subject("client", &c.id, 10)
+        .await
+        .expect("audit for subject");
+    store.audit_count("create").await.expect("audit count");
+    haven_store::verify_audit(store).await.expect("verify").expect("chain");
+    assert_eq!(head(store).await, before, "reads append nothing");
 
-        audited(store, 1, store.client_audited(&fx.ctx, site, &c.id))
-            .await
-            .expect("audited read");
-        let e = last_event(store).await;
-        assert_eq!(
-            (
-                e.actor_id.as_deref(),
-                e.actor_name.as_str(),
-                e.role.as_deref()
-            ),
-            (Some(fx.user.as_str()), "worker-gla", Some("worker"))
-        );
-        assert_eq!(
-            (e.site_id.as_deref(), e.request_id.as_deref()),
-            (Some(site), Some("req-GLA"))
-        );
-        assert!((clock::now() - e.at).abs() < Duration::minutes(1));
-        assert!(is_not_found(
-            &audited(
-                store,
-                0,
-                store.client_audited(&fx.ctx, site, "no-such-client")
-            )
-            .await
-        ));
+    audited(store, 1, store.client_audited(&fx.ctx, site, &c.id))
+        .await
+        .expect("audited read");
+    let e = last_event(store).await;
+    assert_eq!(
+        (e.actor_id.as_deref(), e.actor_name.as_str(), e.role.as_deref()),
+        (Some(fx.user.as_str()), "worker-gla", Some("worker"))
+    );
+    assert_eq!(
+        (e.site_id.as_deref(), e.request_id.as_deref()),
+        (Some(site), Some("req-GLA"))
+    );
+    assert!((clock::now() - e.at).abs() < Duration::minutes(1));
+    assert!(is_not_found(
+        &audited(store, 0, store.client_audited(&fx.ctx, site, "no-such-client")).await
+    ));
 
-        // store.audit appends exactly one event with what it was given.
-        audited(
-            store,
-            1,
-            store.audit(&fx.ctx, AuditAction::Export, "visit_csv", None),
-        )
+    // store.audit appends exactly one event with what it was given.
+    audited(store, 1, store.audit(&fx.ctx, AuditAction::Export, "visit_csv", None))
         .await
         .expect("audit");
-        let e = last_event(store).await;
-        assert_eq!(
-            (e.action.as_str(), e.subject_type.as_str(), e.subject_id),
-            ("export", "visit_csv", None)
-        );
-        assert_eq!(store.audit_count("export").await.expect("count"), 1);
-        assert_chain(store).await;
-    }
-);
+    let e = last_event(store).await;
+    assert_eq!(
+        (e.action.as_str(), e.subject_type.as_str(), e.subject_id),
+        ("export", "visit_csv", None)
+    );
+    assert_eq!(store.audit_count("export").await.expect("count"), 1);
+    assert_chain(store).await;
+});
 
 crate::contract_test!(audit_chain_verifies_with_one_event_per_write, |store| {
     assert_eq!(head(store).await, 0, "a fresh database has an empty chain");
@@ -2063,10 +1655,7 @@ crate::contract_test!(audit_chain_verifies_with_one_event_per_write, |store| {
         .merge_clients(&fx.ctx, &fx.site.id, &d.id, &c.id, "dup")
         .await
         .expect("merge");
-    store
-        .unmerge(&fx.ctx, &fx.site.id, &m)
-        .await
-        .expect("unmerge");
+    store.unmerge(&fx.ctx, &fx.site.id, &m).await.expect("unmerge");
     assert_eq!(
         head(store).await,
         9,
@@ -2115,12 +1704,7 @@ crate::contract_test!(concurrent_audit_writers_keep_one_linear_chain, |store| {
         tasks.push(tokio::spawn(async move {
             for i in 0..10 {
                 store
-                    .audit(
-                        &ctx,
-                        AuditAction::Read,
-                        "client_search",
-                        Some(format!("{t}-{i}")),
-                    )
+                    .audit(&ctx, AuditAction::Read, "client_search", Some(format!("{t}-{i}")))
                     .await?;
             }
             Ok::<_, StoreError>(())
@@ -2138,11 +1722,7 @@ crate::contract_test!(concurrent_audit_writers_keep_one_linear_chain, |store| {
     );
     for t in 0..16 {
         let name = format!("writer-{t:02}");
-        assert_eq!(
-            page.iter().filter(|e| e.actor_name == name).count(),
-            10,
-            "{name}"
-        );
+        assert_eq!(page.iter().filter(|e| e.actor_name == name).count(), 10, "{name}");
     }
     let mut subjects: Vec<_> = page.iter().filter_map(|e| e.subject_id.clone()).collect();
     subjects.sort();
@@ -2177,13 +1757,7 @@ crate::contract_test!(the_database_refuses_to_change_or_delete_history, |store| 
     }
     assert_eq!(store.audit_head().await.expect("head"), head_before);
     assert_eq!(store.visit_count(&fx.site.id).await.expect("count"), 1);
-    assert_eq!(
-        store
-            .client(&fx.site.id, &lone.id)
-            .await
-            .expect("still there"),
-        lone
-    );
+    assert_eq!(store.client(&fx.site.id, &lone.id).await.expect("still there"), lone);
     assert_eq!(store.client_count(&fx.site.id).await.expect("count"), 2);
     assert_eq!(
         store
@@ -2203,10 +1777,7 @@ crate::contract_test!(audit_for_subject_is_newest_first, |store| {
     let c = new_client(store, &fx, None).await;
     let other = new_client(store, &fx, None).await;
     for _ in 0..3 {
-        store
-            .client_audited(&fx.ctx, &fx.site.id, &c.id)
-            .await
-            .expect("read");
+        store.client_audited(&fx.ctx, &fx.site.id, &c.id).await.expect("read");
         store
             .client_audited(&fx.ctx, &fx.site.id, &other.id)
             .await
@@ -2224,10 +1795,7 @@ crate::contract_test!(audit_for_subject_is_newest_first, |store| {
         rows.iter()
             .all(|e| e.subject_id.as_deref() == Some(c.id.as_str()) && e.subject_type == "client")
     );
-    let top = store
-        .audit_for_subject("client", &c.id, 2)
-        .await
-        .expect("limited");
+    let top = store.audit_for_subject("client", &c.id, 2).await.expect("limited");
     assert_eq!(top, rows[..2].to_vec());
     assert!(
         store
@@ -2248,11 +1816,7 @@ crate::contract_test!(bulk_inserts_write_rows_with_one_audit_event_each, |store|
             id: haven_store::new_id(),
             code: haven_domain::codes::site_code("GLA", n),
             year_of_birth: 1970 + i32::try_from(n % 30).expect("small"),
-            gender: if n % 4 == 0 {
-                "female".into()
-            } else {
-                "male".into()
-            },
+            gender: if n % 4 == 0 { "female".into() } else { "male".into() },
             home_area: "G2".into(),
             alias: (n % 10 == 0).then(|| format!("Alias{n}")),
             registered_at: t0 + Duration::minutes(i64::try_from(n).expect("small")),
@@ -2267,10 +1831,7 @@ crate::contract_test!(bulk_inserts_write_rows_with_one_audit_event_each, |store|
     .expect("bulk clients");
     assert_last_event(store, AuditAction::Create, "client_bulk", &fx.site.id).await;
     assert_eq!(store.client_count(&fx.site.id).await.expect("count"), 900);
-    let c450 = store
-        .client_by_code(&fx.site.id, "GLA-000450")
-        .await
-        .expect("by code");
+    let c450 = store.client_by_code(&fx.site.id, "GLA-000450").await.expect("by code");
     assert_eq!(
         (
             c450.id.as_str(),
@@ -2292,8 +1853,7 @@ crate::contract_test!(bulk_inserts_write_rows_with_one_audit_event_each, |store|
 
     let visits: Vec<BulkVisit> = (0..1_000usize)
         .map(|i| {
-            let at =
-                t0 + Duration::days(1) + Duration::seconds(i64::try_from(i).expect("small") * 37);
+            let at = t0 + Duration::days(1) + Duration::seconds(i64::try_from(i).expect("small") * 37);
             BulkVisit {
                 id: haven_store::new_id(),
                 client_id: clients[i % clients.len()].id.clone(),
@@ -2320,10 +1880,7 @@ crate::contract_test!(bulk_inserts_write_rows_with_one_audit_event_each, |store|
     .expect("bulk visits");
     assert_last_event(store, AuditAction::Create, "visit_bulk", &fx.site.id).await;
     assert_eq!(store.visit_count(&fx.site.id).await.expect("count"), 1_000);
-    let v = store
-        .visit(&fx.site.id, &visits[101].id)
-        .await
-        .expect("visit");
+    let v = store.visit(&fx.site.id, &visits[101].id).await.expect("visit");
     assert_eq!(
         (
             v.client_id.as_str(),
@@ -2343,10 +1900,7 @@ crate::contract_test!(bulk_inserts_write_rows_with_one_audit_event_each, |store|
         )
     );
     assert_eq!(v.substance_list(), ["heroin", "cocaine"]);
-    let refused = store
-        .visit(&fx.site.id, &visits[200].id)
-        .await
-        .expect("refusal");
+    let refused = store.visit(&fx.site.id, &visits[200].id).await.expect("refusal");
     assert_eq!(
         (refused.status.as_str(), refused.refusal_reason.as_deref()),
         ("refused", Some("full"))
@@ -2415,12 +1969,7 @@ async fn tamper(backend: Backend, how: &'static str) -> haven_domain::audit::Cha
     let store = &db.store;
     for i in 0..5 {
         store
-            .audit(
-                &system(),
-                AuditAction::Login,
-                "session",
-                Some(format!("s{i}")),
-            )
+            .audit(&system(), AuditAction::Login, "session", Some(format!("s{i}")))
             .await
             .expect("audit");
     }
@@ -2438,9 +1987,7 @@ async fn tamper(backend: Backend, how: &'static str) -> haven_domain::audit::Cha
         }
         Backend::Postgres => {
             store
-                .execute_raw_for_tests(
-                    "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update",
-                )
+                .execute_raw_for_tests("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update")
                 .await
                 .expect("disable trigger");
         }
@@ -2448,9 +1995,7 @@ async fn tamper(backend: Backend, how: &'static str) -> haven_domain::audit::Cha
     let n = match how {
         "alter" => {
             store
-                .execute_raw_for_tests(
-                    "UPDATE audit_events SET actor_name = 'mallory' WHERE seq = 3",
-                )
+                .execute_raw_for_tests("UPDATE audit_events SET actor_name = 'mallory' WHERE seq = 3")
                 .await
         }
         "remove" => {

@@ -12,16 +12,22 @@ use serde_json::{Value, json};
 
 fn haven(data: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_haven"));
-    c.arg("--data-dir").arg(data).env_remove("HAVEN_DATABASE_URL").env("HAVEN_LOG", "warn");
+    c.arg("--data-dir")
+        .arg(data)
+        .env_remove("HAVEN_DATABASE_URL")
+        .env("HAVEN_LOG", "warn");
     c
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 async fn start(data: &std::path::Path, port: u16) -> Child {
-    let child = haven(data)
+    let mut child = haven(data)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -29,11 +35,18 @@ async fn start(data: &std::path::Path, port: u16) -> Child {
         .expect("start haven");
     let http = reqwest::Client::new();
     for _ in 0..200 {
-        if http.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_ok() {
+        if http
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
             return child;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("haven did not start");
 }
 
@@ -41,16 +54,28 @@ async fn start(data: &std::path::Path, port: u16) -> Child {
 async fn acknowledged_check_ins_survive_kill_9_t1() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
-    let ok = haven(&data).args(["demo", "generate", "--scale", "0.01"]).stdout(Stdio::null()).stderr(Stdio::null()).status().expect("demo");
+    let ok = haven(&data)
+        .args(["demo", "generate", "--scale", "0.01"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("demo");
     assert!(ok.success());
-    let out = haven(&data).args(["token", "create", "--user", "demo-worker"]).stderr(Stdio::null()).output().expect("token");
+    let out = haven(&data)
+        .args(["token", "create", "--user", "demo-worker"])
+        .stderr(Stdio::null())
+        .output()
+        .expect("token");
     let token = String::from_utf8(out.stdout).expect("utf8").trim().to_string();
     assert!(token.starts_with("hvn_"));
 
     let port = free_port();
     let mut acknowledged: Vec<(String, String)> = Vec::new(); // (idempotency key, visit id)
     let mut client_ids: Vec<String> = Vec::new();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
     for round in 0..5u64 {
         let mut server = start(&data, port).await;
         if client_ids.is_empty() {
@@ -106,16 +131,28 @@ async fn acknowledged_check_ins_survive_kill_9_t1() {
             acknowledged.extend(t.await.expect("writer"));
         }
     }
-    assert!(acknowledged.len() > 20, "the writers made progress ({} acks)", acknowledged.len());
+    assert!(
+        acknowledged.len() > 20,
+        "the writers made progress ({} acks)",
+        acknowledged.len()
+    );
 
-    let store = haven_store::Store::open(&haven_store::Location::SqliteDir(data.clone())).await.expect("reopen");
+    let store = haven_store::Store::open(&haven_store::Location::SqliteDir(data.clone()))
+        .await
+        .expect("reopen");
     assert_eq!(store.integrity_check().await.expect("integrity"), "ok");
     let site = store.site_by_code("GLA").await.expect("site");
     for (key, id) in &acknowledged {
-        let v = store.visit(&site.id, id).await.unwrap_or_else(|_| panic!("acknowledged visit {id} ({key}) lost"));
+        let v = store
+            .visit(&site.id, id)
+            .await
+            .unwrap_or_else(|_| panic!("acknowledged visit {id} ({key}) lost"));
         assert_eq!(v.id, *id);
     }
-    let (n, _) = haven_store::verify_audit(&store).await.expect("verify").expect("chain intact");
+    let (n, _) = haven_store::verify_audit(&store)
+        .await
+        .expect("verify")
+        .expect("chain intact");
     assert!(n > acknowledged.len() as u64);
     store.close().await;
 }

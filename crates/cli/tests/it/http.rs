@@ -23,14 +23,22 @@ async fn login_failures_look_the_same_and_are_audited_asvs_6_3() {
     let c = s.client();
     let mut bodies = Vec::new();
     for (user, pw) in [("demo-worker", "wrong password"), ("nobody-here", "wrong password")] {
-        let r = c.post(s.url("/login")).form(&[("username", user), ("password", pw)]).send().await.unwrap();
+        let r = c
+            .post(s.url("/login"))
+            .form(&[("username", user), ("password", pw)])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 401);
         assert!(r.headers().get("set-cookie").is_none());
         let body = r.text().await.unwrap();
         assert!(body.contains("The username or password is not right."));
         bodies.push(body.replace(user, ""));
     }
-    assert_eq!(bodies[0], bodies[1], "unknown user and wrong password must give the same page");
+    assert_eq!(
+        bodies[0], bodies[1],
+        "unknown user and wrong password must give the same page"
+    );
     assert_eq!(s.db.store.audit_count("login_failed").await.unwrap(), 2);
     s.stop().await;
 }
@@ -49,7 +57,10 @@ async fn session_cookie_is_httponly_samesite_strict_and_cycled_at_login_asvs_7_2
             .unwrap();
         assert_eq!(r.status(), 303);
         let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
         assert!(!cookie.contains("Secure"), "plain http must not set Secure");
         values.push(cookie.split(';').next().unwrap().to_string());
     }
@@ -59,7 +70,14 @@ async fn session_cookie_is_httponly_samesite_strict_and_cycled_at_login_asvs_7_2
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_tls_cookie_is_secure_with_host_prefix_and_hsts_asvs_3_3_1() {
-    let s = TestServer::start_with(Backend::Sqlite, WebConfig { behind_tls: true, ..Default::default() }).await;
+    let s = TestServer::start_with(
+        Backend::Sqlite,
+        WebConfig {
+            behind_tls: true,
+            ..Default::default()
+        },
+    )
+    .await;
     let r = s
         .client()
         .post(s.url("/login"))
@@ -68,7 +86,10 @@ async fn behind_tls_cookie_is_secure_with_host_prefix_and_hsts_asvs_3_3_1() {
         .await
         .unwrap();
     let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
-    assert!(cookie.starts_with("__Host-haven=") && cookie.contains("; Secure"), "{cookie}");
+    assert!(
+        cookie.starts_with("__Host-haven=") && cookie.contains("; Secure"),
+        "{cookie}"
+    );
     assert!(r.headers().get("strict-transport-security").is_some());
     s.stop().await;
 }
@@ -80,7 +101,12 @@ async fn logout_invalidates_the_session_server_side_asvs_7_4_1() {
     // Keep a copy of the cookie to replay after logout.
     let home = c.get(s.url("/")).send().await.unwrap();
     assert_eq!(home.status(), 200);
-    let r = c.post(s.url("/logout")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let r = c
+        .post(s.url("/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303);
     let after = c.get(s.url("/")).send().await.unwrap();
     assert_eq!(after.status(), 303, "a logged-out session must not open pages");
@@ -91,7 +117,10 @@ async fn logout_invalidates_the_session_server_side_asvs_7_4_1() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_timeout_ends_the_session_asvs_7_3_1() {
     let config = WebConfig {
-        sessions: SessionPolicy { idle: time::Duration::seconds(1), absolute: time::Duration::hours(1) },
+        sessions: SessionPolicy {
+            idle: time::Duration::seconds(1),
+            absolute: time::Duration::hours(1),
+        },
         ..Default::default()
     };
     let s = TestServer::start_with(Backend::Sqlite, config).await;
@@ -107,7 +136,10 @@ async fn idle_timeout_ends_the_session_asvs_7_3_1() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn absolute_timeout_ends_an_active_session_asvs_7_3_2() {
     let config = WebConfig {
-        sessions: SessionPolicy { idle: time::Duration::hours(1), absolute: time::Duration::seconds(2) },
+        sessions: SessionPolicy {
+            idle: time::Duration::hours(1),
+            absolute: time::Duration::seconds(2),
+        },
         ..Default::default()
     };
     let s = TestServer::start_with(Backend::Sqlite, config).await;
@@ -127,7 +159,12 @@ async fn disabling_a_user_ends_their_sessions_and_tokens_asvs_7_4_2() {
     let (c, _) = s.login("demo-nurse").await;
     let token = s.token("demo-nurse").await;
     let api = reqwest::Client::new();
-    let ok = api.get(s.url("/api/v1/visits?site=GLA")).bearer_auth(&token).send().await.unwrap();
+    let ok = api
+        .get(s.url("/api/v1/visits?site=GLA"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     let (m, csrf) = s.login("demo-manager").await;
     let nurse = s.db.store.user_by_name("demo-nurse").await.unwrap();
@@ -140,21 +177,43 @@ async fn disabling_a_user_ends_their_sessions_and_tokens_asvs_7_4_2() {
     assert_eq!(r.status(), 303);
     assert_eq!(s.db.store.session_count(&nurse.id).await.unwrap(), 0);
     assert_eq!(c.get(s.url("/")).send().await.unwrap().status(), 303);
-    let gone = api.get(s.url("/api/v1/visits?site=GLA")).bearer_auth(&token).send().await.unwrap();
+    let gone = api
+        .get(s.url("/api/v1/visits?site=GLA"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(gone.status(), 401);
     s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_logins_are_rate_limited_per_username_asvs_6_3_1() {
-    let s = TestServer::start_with(Backend::Sqlite, WebConfig { login_attempts: 3, ..Default::default() }).await;
+    let s = TestServer::start_with(
+        Backend::Sqlite,
+        WebConfig {
+            login_attempts: 3,
+            ..Default::default()
+        },
+    )
+    .await;
     let c = s.client();
     for _ in 0..3 {
-        let r = c.post(s.url("/login")).form(&[("username", "demo-admin"), ("password", "nope-nope")]).send().await.unwrap();
+        let r = c
+            .post(s.url("/login"))
+            .form(&[("username", "demo-admin"), ("password", "nope-nope")])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 401);
     }
     // Even the right password is refused while the limit holds.
-    let r = c.post(s.url("/login")).form(&[("username", "demo-admin"), ("password", PASSWORD)]).send().await.unwrap();
+    let r = c
+        .post(s.url("/login"))
+        .form(&[("username", "demo-admin"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 429);
     s.stop().await;
 }
@@ -163,19 +222,45 @@ async fn failed_logins_are_rate_limited_per_username_asvs_6_3_1() {
 async fn every_write_needs_the_csrf_token_asvs_3_5_1_wstg_sess_05() {
     let s = TestServer::start().await;
     let (c, csrf) = s.login("demo-worker").await;
-    let client = s.db.store.search_clients(&s.db.store.site_by_code("GLA").await.unwrap().id, "GLA-", 1).await.unwrap().remove(0);
+    let client =
+        s.db.store
+            .search_clients(&s.db.store.site_by_code("GLA").await.unwrap().id, "GLA-", 1)
+            .await
+            .unwrap()
+            .remove(0);
     let before = denied_count(&s).await;
     let visits_before = s.db.store.visit_count(&client.site_id).await.unwrap();
-    let form = |token: &str| vec![("csrf", token.to_string()), ("client_id", client.id.clone()), ("route", String::new())];
+    let form = |token: &str| {
+        vec![
+            ("csrf", token.to_string()),
+            ("client_id", client.id.clone()),
+            ("route", String::new()),
+        ]
+    };
     // No token, a wrong token, and the right token from another site's page.
     let r = c.post(s.url("/checkin")).form(&form("")).send().await.unwrap();
     assert_eq!(r.status(), 403);
-    let r = c.post(s.url("/checkin")).form(&form(&"0".repeat(64))).send().await.unwrap();
+    let r = c
+        .post(s.url("/checkin"))
+        .form(&form(&"0".repeat(64)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
-    let r = c.post(s.url("/checkin")).header("sec-fetch-site", "cross-site").form(&form(&csrf)).send().await.unwrap();
+    let r = c
+        .post(s.url("/checkin"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&form(&csrf))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     assert_eq!(denied_count(&s).await, before + 3, "each refusal is audited");
-    assert_eq!(s.db.store.visit_count(&client.site_id).await.unwrap(), visits_before, "nothing written");
+    assert_eq!(
+        s.db.store.visit_count(&client.site_id).await.unwrap(),
+        visits_before,
+        "nothing written"
+    );
     // Another session's token is not this session's.
     let (_, other_csrf) = s.login("demo-nurse").await;
     let r = c.post(s.url("/checkin")).form(&form(&other_csrf)).send().await.unwrap();
@@ -183,9 +268,18 @@ async fn every_write_needs_the_csrf_token_asvs_3_5_1_wstg_sess_05() {
     // The right token works, as a form field or as the htmx header.
     let r = c.post(s.url("/checkin")).form(&form(&csrf)).send().await.unwrap();
     assert_eq!(r.status(), 303);
-    let r = c.post(s.url("/checkin")).header("x-csrf-token", &csrf).form(&form("")[1..]).send().await.unwrap();
+    let r = c
+        .post(s.url("/checkin"))
+        .header("x-csrf-token", &csrf)
+        .form(&form("")[1..])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303);
-    assert_eq!(s.db.store.visit_count(&client.site_id).await.unwrap(), visits_before + 2);
+    assert_eq!(
+        s.db.store.visit_count(&client.site_id).await.unwrap(),
+        visits_before + 2
+    );
     s.stop().await;
 }
 
@@ -196,7 +290,9 @@ async fn pages_carry_security_headers_asvs_3_4() {
     let r = c.get(s.url("/")).send().await.unwrap();
     let h = r.headers();
     let csp = h["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"));
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline")
+    );
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["cache-control"], "no-store");
@@ -205,7 +301,12 @@ async fn pages_carry_security_headers_asvs_3_4() {
     assert!(!html.contains("<script>"), "no inline scripts");
     let js = c.get(s.url("/static/htmx.min.js")).send().await.unwrap();
     assert_eq!(js.status(), 200);
-    assert!(js.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
     s.stop().await;
 }
 
@@ -217,14 +318,39 @@ async fn page_access_follows_the_role_matrix_t8() {
     let client = s.db.store.search_clients(&site.id, "GLA-", 1).await.unwrap().remove(0);
     let client_page = format!("/clients/{}", client.id);
     let routes: [(&str, &[&str]); 6] = [
-        ("/", &["worker", "nurse", "prescriber", "pharmacist", "manager", "evaluator", "admin"]),
-        ("/clients?q=GLA", &["worker", "nurse", "prescriber", "pharmacist", "manager"]),
-        (&client_page, &["worker", "nurse", "prescriber", "pharmacist", "manager"]),
+        (
+            "/",
+            &[
+                "worker",
+                "nurse",
+                "prescriber",
+                "pharmacist",
+                "manager",
+                "evaluator",
+                "admin",
+            ],
+        ),
+        (
+            "/clients?q=GLA",
+            &["worker", "nurse", "prescriber", "pharmacist", "manager"],
+        ),
+        (
+            &client_page,
+            &["worker", "nurse", "prescriber", "pharmacist", "manager"],
+        ),
         ("/checkin", &["worker", "nurse", "manager"]),
         ("/visits", &["worker", "nurse", "prescriber", "pharmacist", "manager"]),
         ("/admin", &["manager", "admin"]),
     ];
-    for role in ["worker", "nurse", "prescriber", "pharmacist", "manager", "evaluator", "admin"] {
+    for role in [
+        "worker",
+        "nurse",
+        "prescriber",
+        "pharmacist",
+        "manager",
+        "evaluator",
+        "admin",
+    ] {
         let (c, _) = s.login(&format!("demo-{role}")).await;
         for (path, allowed) in routes {
             let status = c.get(s.url(path)).send().await.unwrap().status().as_u16();
@@ -244,10 +370,27 @@ async fn a_manager_sees_who_looked_at_a_client() {
     let site = s.db.store.site_by_code("GLA").await.unwrap();
     let client = s.db.store.search_clients(&site.id, "GLA-", 1).await.unwrap().remove(0);
     let (w, _) = s.login("demo-worker").await;
-    let page = w.get(s.url(&format!("/clients/{}", client.id))).send().await.unwrap().text().await.unwrap();
-    assert!(!page.contains("Who looked at this client"), "workers do not see the access log");
+    let page = w
+        .get(s.url(&format!("/clients/{}", client.id)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("Who looked at this client"),
+        "workers do not see the access log"
+    );
     let (m, _) = s.login("demo-manager").await;
-    let page = m.get(s.url(&format!("/clients/{}", client.id))).send().await.unwrap().text().await.unwrap();
+    let page = m
+        .get(s.url(&format!("/clients/{}", client.id)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Who looked at this client"));
     assert!(page.contains("demo-worker"), "the worker's read is listed");
     s.stop().await;
@@ -259,7 +402,13 @@ async fn a_bad_registration_form_keeps_its_input_and_names_the_field() {
     let (c, csrf) = s.login("demo-worker").await;
     let r = c
         .post(s.url("/clients/new"))
-        .form(&[("csrf", csrf.as_str()), ("year_of_birth", "19x4"), ("gender", "female"), ("home_area", "G31"), ("alias", "Keepme")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("year_of_birth", "19x4"),
+            ("gender", "female"),
+            ("home_area", "G31"),
+            ("alias", "Keepme"),
+        ])
         .send()
         .await
         .unwrap();
@@ -271,7 +420,13 @@ async fn a_bad_registration_form_keeps_its_input_and_names_the_field() {
     // A bad CHI check digit is named at its field.
     let r = c
         .post(s.url("/clients/new"))
-        .form(&[("csrf", csrf.as_str()), ("year_of_birth", "1980"), ("gender", "male"), ("home_area", "G2"), ("identity_chi", "0101801239")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("year_of_birth", "1980"),
+            ("gender", "male"),
+            ("home_area", "G2"),
+            ("identity_chi", "0101801239"),
+        ])
         .send()
         .await
         .unwrap();
@@ -285,19 +440,40 @@ async fn likely_duplicates_are_suggested_before_registering() {
     let s = TestServer::start().await;
     let (c, csrf) = s.login("demo-worker").await;
     let form = |alias: &str, confirm: bool| {
-        let mut f = vec![("csrf", csrf.clone()), ("year_of_birth", "1980".into()), ("gender", "male".into()), ("home_area", "G2".into()), ("alias", alias.into())];
+        let mut f = vec![
+            ("csrf", csrf.clone()),
+            ("year_of_birth", "1980".into()),
+            ("gender", "male".into()),
+            ("home_area", "G2".into()),
+            ("alias", alias.into()),
+        ];
         if confirm {
             f.push(("confirm", "1".into()));
         }
         f
     };
-    let r = c.post(s.url("/clients/new")).form(&form("Stevie Boy", false)).send().await.unwrap();
+    let r = c
+        .post(s.url("/clients/new"))
+        .form(&form("Stevie Boy", false))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303, "first registration goes through");
-    let r = c.post(s.url("/clients/new")).form(&form("Stevie Boi", false)).send().await.unwrap();
+    let r = c
+        .post(s.url("/clients/new"))
+        .form(&form("Stevie Boi", false))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
     assert!(html.contains("Is this someone already registered?") && html.contains("Stevie Boy"));
-    let r = c.post(s.url("/clients/new")).form(&form("Stevie Boi", true)).send().await.unwrap();
+    let r = c
+        .post(s.url("/clients/new"))
+        .form(&form("Stevie Boi", true))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303, "confirmed registration goes through");
     s.stop().await;
 }
@@ -312,7 +488,14 @@ async fn api_post(c: &reqwest::Client, url: String, token: &str, body: Value) ->
 }
 
 fn failing_fields(v: &Value) -> Vec<String> {
-    v["errors"].as_array().map(|a| a.iter().map(|e| e["field"].as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
+    v["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["field"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -320,31 +503,83 @@ async fn api_contract_register_check_in_list_and_check_out() {
     let s = TestServer::start().await;
     let token = s.token("demo-worker").await;
     let c = reqwest::Client::new();
-    let (st, client, _) = api_post(&c, s.url("/api/v1/clients"), &token, json!({"site": "GLA", "year_of_birth": 1984, "gender": "male", "home_area": "G2"})).await;
+    let (st, client, _) = api_post(
+        &c,
+        s.url("/api/v1/clients"),
+        &token,
+        json!({"site": "GLA", "year_of_birth": 1984, "gender": "male", "home_area": "G2"}),
+    )
+    .await;
     assert_eq!(st, 201, "{client}");
     let id = client["id"].as_str().unwrap().to_string();
     let code = client["code"].as_str().unwrap().to_string();
     assert!(code.starts_with("GLA-") && code.len() == 10, "{code}");
 
-    let found: Value = c.get(s.url(&format!("/api/v1/clients?code={code}"))).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let found: Value = c
+        .get(s.url(&format!("/api/v1/clients?code={code}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(found["clients"][0]["id"], id.as_str());
-    let one: Value = c.get(s.url(&format!("/api/v1/clients/{id}"))).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let one: Value = c
+        .get(s.url(&format!("/api/v1/clients/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(one["code"], code.as_str());
 
-    let (st, visit, _) = api_post(&c, s.url("/api/v1/visits"), &token, json!({"client_id": id, "substances": ["heroin", "cocaine"], "route": "injection"})).await;
+    let (st, visit, _) = api_post(
+        &c,
+        s.url("/api/v1/visits"),
+        &token,
+        json!({"client_id": id, "substances": ["heroin", "cocaine"], "route": "injection"}),
+    )
+    .await;
     assert_eq!(st, 201, "{visit}");
     let vid = visit["id"].as_str().unwrap().to_string();
     assert_eq!(visit["substances"], json!(["heroin", "cocaine"]));
 
-    let today: Value = c.get(s.url("/api/v1/visits?site=GLA")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
-    assert!(today["visits"].as_array().unwrap().iter().any(|v| v["id"] == vid.as_str()));
+    let today: Value = c
+        .get(s.url("/api/v1/visits?site=GLA"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        today["visits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["id"] == vid.as_str())
+    );
 
-    let r = c.post(s.url(&format!("/api/v1/visits/{vid}/checkout"))).bearer_auth(&token).send().await.unwrap();
+    let r = c
+        .post(s.url(&format!("/api/v1/visits/{vid}/checkout")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let out: Value = r.json().await.unwrap();
     assert!(out["left_at"].is_string());
     // A second check-out is refused and names the visit.
-    let r = c.post(s.url(&format!("/api/v1/visits/{vid}/checkout"))).bearer_auth(&token).send().await.unwrap();
+    let r = c
+        .post(s.url(&format!("/api/v1/visits/{vid}/checkout")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 422);
     let p: Value = r.json().await.unwrap();
     assert_eq!(failing_fields(&p), ["visit"]);
@@ -356,13 +591,26 @@ async fn api_idempotency_key_returns_the_first_check_in() {
     let s = TestServer::start().await;
     let token = s.token("demo-worker").await;
     let c = reqwest::Client::new();
-    let (_, client, _) = api_post(&c, s.url("/api/v1/clients"), &token, json!({"site": "GLA", "year_of_birth": 1990, "gender": "female", "home_area": "no_fixed_abode"})).await;
+    let (_, client, _) = api_post(
+        &c,
+        s.url("/api/v1/clients"),
+        &token,
+        json!({"site": "GLA", "year_of_birth": 1990, "gender": "female", "home_area": "no_fixed_abode"}),
+    )
+    .await;
     let body = json!({"client_id": client["id"], "substances": ["cocaine"], "route": "injection"});
     let site = s.db.store.site_by_code("GLA").await.unwrap();
     let before = s.db.store.visit_count(&site.id).await.unwrap();
     let mut ids = Vec::new();
     for expected in [201, 200, 200] {
-        let r = c.post(s.url("/api/v1/visits")).bearer_auth(&token).header("Idempotency-Key", "retry-123").json(&body).send().await.unwrap();
+        let r = c
+            .post(s.url("/api/v1/visits"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", "retry-123")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), expected);
         ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string());
     }
@@ -379,47 +627,122 @@ async fn api_bad_input_is_a_4xx_naming_the_field_and_writes_nothing() {
     let site = s.db.store.site_by_code("GLA").await.unwrap();
     let (head_before, _) = s.db.store.audit_head().await.unwrap();
     let cases: Vec<(Value, u16, &str)> = vec![
-        (json!({"site": "GLA", "year_of_birth": 1984, "gender": "male", "home_area": "G2", "shoe_size": 9}), 400, "shoe_size"),
-        (json!({"site": "GLA", "year_of_birth": "nineteen", "gender": "male", "home_area": "G2"}), 400, "year_of_birth"),
-        (json!({"site": "GLA", "year_of_birth": 1984, "gender": "robot", "home_area": "G2"}), 422, "gender"),
-        (json!({"site": "GLA", "year_of_birth": 2999, "gender": "male", "home_area": "G2"}), 422, "year_of_birth"),
-        (json!({"site": "GLA", "year_of_birth": 1984, "gender": "male", "home_area": "G2", "identity": {"chi": "0101801239"}}), 422, "identity.chi"),
-        (json!({"site": "GLA", "year_of_birth": 1984, "gender": "male", "home_area": "G2", "identity": {"nickname": "x"}}), 400, "identity.nickname"),
-        (json!({"site": "NOPE", "year_of_birth": 1984, "gender": "male", "home_area": "G2"}), 422, "site"),
+        (
+            json!({"site": "GLA", "year_of_birth": 1984, "gender": "male", "home_area": "G2", "shoe_size": 9}),
+            400,
+            "shoe_size",
+        ),
+        (
+            json!({"site": "GLA", "year_of_birth": "nineteen", "gender": "male", "home_area": "G2"}),
+            400,
+            "year_of_birth",
+        ),
+        (
+            json!({"site": "GLA", "year_of_birth": 1984, "gender": "robot", "home_area": "G2"}),
+            422,
+            "gender",
+        ),
+        (
+            json!({"site": "GLA", "year_of_birth": 2999, "gender": "male", "home_area": "G2"}),
+            422,
+            "year_of_birth",
+        ),
+        (
+            json!({"site": "GLA", "year_of_birth": 1984, "gender": "male", "home_area": "G2", "identity": {"chi": "0101801239"}}),
+            422,
+            "identity.chi",
+        ),
+        (
+            json!({"site": "GLA", "year_of_birth": 1984, "gender": "male", "home_area": "G2", "identity": {"nickname": "x"}}),
+            400,
+            "identity.nickname",
+        ),
+        (
+            json!({"site": "NOPE", "year_of_birth": 1984, "gender": "male", "home_area": "G2"}),
+            422,
+            "site",
+        ),
     ];
     for (body, status, field) in cases {
         let (st, p, ctype) = api_post(&c, s.url("/api/v1/clients"), &token, body.clone()).await;
         assert_eq!(st, status, "{body} → {p}");
         assert_eq!(ctype.as_deref(), Some("application/problem+json"));
-        assert!(failing_fields(&p).contains(&field.to_string()), "{body}: expected field {field} in {p}");
+        assert!(
+            failing_fields(&p).contains(&field.to_string()),
+            "{body}: expected field {field} in {p}"
+        );
     }
     // Malformed JSON and oversize bodies.
-    let r = c.post(s.url("/api/v1/clients")).bearer_auth(&token).header("content-type", "application/json").body("{\"site\":").send().await.unwrap();
+    let r = c
+        .post(s.url("/api/v1/clients"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{\"site\":")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let big = format!("{{\"site\":\"{}\"}}", "x".repeat(100_000));
-    let r = c.post(s.url("/api/v1/clients")).bearer_auth(&token).header("content-type", "application/json").body(big).send().await.unwrap();
+    let r = c
+        .post(s.url("/api/v1/clients"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
 
     // Impossible times.
-    let (_, client, _) = api_post(&c, s.url("/api/v1/clients"), &token, json!({"site": "GLA", "year_of_birth": 1970, "gender": "male", "home_area": "G4"})).await;
+    let (_, client, _) = api_post(
+        &c,
+        s.url("/api/v1/clients"),
+        &token,
+        json!({"site": "GLA", "year_of_birth": 1970, "gender": "male", "home_area": "G4"}),
+    )
+    .await;
     let (head_mid, _) = s.db.store.audit_head().await.unwrap();
     let future = haven_domain::clock::rfc3339(haven_domain::clock::now() + time::Duration::hours(1));
-    let (st, p, _) = api_post(&c, s.url("/api/v1/visits"), &token, json!({"client_id": client["id"], "substances": ["heroin"], "route": "injection", "arrived_at": future})).await;
+    let (st, p, _) = api_post(
+        &c,
+        s.url("/api/v1/visits"),
+        &token,
+        json!({"client_id": client["id"], "substances": ["heroin"], "route": "injection", "arrived_at": future}),
+    )
+    .await;
     assert_eq!(st, 422);
     assert_eq!(failing_fields(&p), ["arrived_at"]);
-    let (_, v, _) = api_post(&c, s.url("/api/v1/visits"), &token, json!({"client_id": client["id"], "substances": ["heroin"], "route": "injection"})).await;
+    let (_, v, _) = api_post(
+        &c,
+        s.url("/api/v1/visits"),
+        &token,
+        json!({"client_id": client["id"], "substances": ["heroin"], "route": "injection"}),
+    )
+    .await;
     let before = haven_domain::clock::rfc3339(haven_domain::clock::now() - time::Duration::hours(2));
-    let (st, p, _) = api_post(&c, s.url(&format!("/api/v1/visits/{}/checkout", v["id"].as_str().unwrap())), &token, json!({"left_at": before})).await;
+    let (st, p, _) = api_post(
+        &c,
+        s.url(&format!("/api/v1/visits/{}/checkout", v["id"].as_str().unwrap())),
+        &token,
+        json!({"left_at": before}),
+    )
+    .await;
     assert_eq!(st, 422);
     assert_eq!(failing_fields(&p), ["left_at"]);
-    let (st, p, _) = api_post(&c, s.url("/api/v1/visits"), &token, json!({"client_id": client["id"], "substances": ["tea"], "route": "osmosis"})).await;
+    let (st, p, _) = api_post(
+        &c,
+        s.url("/api/v1/visits"),
+        &token,
+        json!({"client_id": client["id"], "substances": ["tea"], "route": "osmosis"}),
+    )
+    .await;
     assert_eq!(st, 422);
     assert_eq!(failing_fields(&p), ["substances", "route"]);
     // Failed requests wrote nothing: only the successful client + visit added events.
     let (head_after, _) = s.db.store.audit_head().await.unwrap();
     assert_eq!(head_mid, head_before + 1, "only the one valid registration was written");
     assert_eq!(head_after, head_mid + 1, "only the one valid check-in was written");
-    assert_eq!(s.db.store.visit_count(&site.id).await.unwrap() > 0, true);
+    assert!(s.db.store.visit_count(&site.id).await.unwrap() > 0);
     s.stop().await;
 }
 
@@ -429,31 +752,86 @@ async fn api_roles_and_sites_are_enforced() {
     let worker = s.token("demo-worker").await;
     let evaluator = s.token("demo-evaluator").await;
     let c = reqwest::Client::new();
-    let (_, client, _) = api_post(&c, s.url("/api/v1/clients"), &worker, json!({"site": "GLA", "year_of_birth": 1984, "gender": "male", "home_area": "G2"})).await;
+    let (_, client, _) = api_post(
+        &c,
+        s.url("/api/v1/clients"),
+        &worker,
+        json!({"site": "GLA", "year_of_birth": 1984, "gender": "male", "home_area": "G2"}),
+    )
+    .await;
     let id = client["id"].as_str().unwrap();
     // Evaluators see aggregates only, never a client record.
     let before = denied_count(&s).await;
-    let r = c.get(s.url(&format!("/api/v1/clients?code=GLA&site=GLA"))).bearer_auth(&evaluator).send().await.unwrap();
+    let r = c
+        .get(s.url("/api/v1/clients?code=GLA&site=GLA"))
+        .bearer_auth(&evaluator)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     assert_eq!(denied_count(&s).await, before + 1);
-    let r = c.get(s.url(&format!("/api/v1/clients/{id}"))).bearer_auth(&evaluator).send().await.unwrap();
+    let r = c
+        .get(s.url(&format!("/api/v1/clients/{id}")))
+        .bearer_auth(&evaluator)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
 
     // A worker at another site cannot see or check in GLA's clients.
-    let other = haven_domain::site::validate_site("EDN", "Edinburgh", "Europe/London", "10:00", "18:00", "site").unwrap();
-    s.db.store.create_site(&haven_app::system_ctx("test"), &other, "{}").await.unwrap();
-    haven_app::auth::add_user_system(&s.db.store, "edn-worker", "edinburgh-pass", "EDN", haven_domain::auth::Role::Worker).await.unwrap();
+    let other =
+        haven_domain::site::validate_site("EDN", "Edinburgh", "Europe/London", "10:00", "18:00", "site").unwrap();
+    s.db.store
+        .create_site(&haven_app::system_ctx("test"), &other, "{}")
+        .await
+        .unwrap();
+    haven_app::auth::add_user_system(
+        &s.db.store,
+        "edn-worker",
+        "edinburgh-pass",
+        "EDN",
+        haven_domain::auth::Role::Worker,
+    )
+    .await
+    .unwrap();
     let edn = s.token("edn-worker").await;
-    let r = c.get(s.url(&format!("/api/v1/clients/{id}"))).bearer_auth(&edn).send().await.unwrap();
+    let r = c
+        .get(s.url(&format!("/api/v1/clients/{id}")))
+        .bearer_auth(&edn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
-    let (st, p, _) = api_post(&c, s.url("/api/v1/visits"), &edn, json!({"client_id": id, "substances": ["heroin"], "route": "injection"})).await;
+    let (st, p, _) = api_post(
+        &c,
+        s.url("/api/v1/visits"),
+        &edn,
+        json!({"client_id": id, "substances": ["heroin"], "route": "injection"}),
+    )
+    .await;
     assert_eq!(st, 422);
     assert_eq!(failing_fields(&p), ["client_id"]);
-    let r = c.get(s.url("/api/v1/visits?site=GLA")).bearer_auth(&edn).send().await.unwrap();
+    let r = c
+        .get(s.url("/api/v1/visits?site=GLA"))
+        .bearer_auth(&edn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     // No token, a wrong token.
-    assert_eq!(c.get(s.url("/api/v1/visits?site=GLA")).send().await.unwrap().status(), 401);
-    assert_eq!(c.get(s.url("/api/v1/visits?site=GLA")).bearer_auth("hvn_nope").send().await.unwrap().status(), 401);
+    assert_eq!(
+        c.get(s.url("/api/v1/visits?site=GLA")).send().await.unwrap().status(),
+        401
+    );
+    assert_eq!(
+        c.get(s.url("/api/v1/visits?site=GLA"))
+            .bearer_auth("hvn_nope")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
     s.stop().await;
 }
 
@@ -464,7 +842,13 @@ async fn api_with_a_session_cookie_needs_the_csrf_header() {
     let body = json!({"site": "GLA", "year_of_birth": 1984, "gender": "male", "home_area": "G2"});
     let r = c.post(s.url("/api/v1/clients")).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 403);
-    let r = c.post(s.url("/api/v1/clients")).header("x-csrf-token", &csrf).json(&body).send().await.unwrap();
+    let r = c
+        .post(s.url("/api/v1/clients"))
+        .header("x-csrf-token", &csrf)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     s.stop().await;
 }
@@ -473,7 +857,15 @@ async fn api_with_a_session_cookie_needs_the_csrf_header() {
 async fn openapi_document_is_served_and_lists_the_routes() {
     let s = TestServer::start().await;
     let token = s.token("demo-worker").await;
-    let doc: Value = reqwest::Client::new().get(s.url("/api/v1/openapi.json")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let doc: Value = reqwest::Client::new()
+        .get(s.url("/api/v1/openapi.json"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     for (path, method) in haven_web::api::API_ROUTES {
         assert!(doc["paths"][path][method].is_object(), "{method} {path}");
@@ -487,7 +879,12 @@ async fn the_audit_chain_verifies_after_a_session_of_work() {
     let (c, csrf) = s.login("demo-worker").await;
     let r = c
         .post(s.url("/clients/new"))
-        .form(&[("csrf", csrf.as_str()), ("year_of_birth", "1975"), ("gender", "female"), ("home_area", "G40")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("year_of_birth", "1975"),
+            ("gender", "female"),
+            ("home_area", "G40"),
+        ])
         .send()
         .await
         .unwrap();
@@ -499,6 +896,9 @@ async fn the_audit_chain_verifies_after_a_session_of_work() {
     let (n, _) = haven_store::verify_audit(&s.db.store).await.unwrap().unwrap();
     let (head, _) = s.db.store.audit_head().await.unwrap();
     assert_eq!(n as i64, head);
-    assert!(s.db.store.audit_count("read").await.unwrap() >= 1, "opening the client page is an audited read");
+    assert!(
+        s.db.store.audit_count("read").await.unwrap() >= 1,
+        "opening the client page is an audited read"
+    );
     s.stop().await;
 }

@@ -1,6 +1,8 @@
 //! The one integration-test binary: store contract tests on both backends,
 //! HTTP flows against a real server, and browser tests in headless Chromium.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test.
+
 mod browser;
 mod common;
 mod contract;

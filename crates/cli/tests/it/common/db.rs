@@ -19,8 +19,6 @@ pub enum Backend {
 /// A fresh, migrated store; dropped databases are cleaned up by `cleanup`.
 pub struct TestDb {
     pub store: Store,
-    pub backend: Backend,
-    pub location: Location,
     _dir: Option<tempfile::TempDir>,
     pg_name: Option<String>,
 }
@@ -36,7 +34,11 @@ impl TestDb {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let location = Location::SqliteDir(dir.path().to_path_buf());
                 let store = Store::open(&location).await.expect("open sqlite");
-                TestDb { store, backend, location, _dir: Some(dir), pg_name: None }
+                TestDb {
+                    store,
+                    _dir: Some(dir),
+                    pg_name: None,
+                }
             }
             Backend::Postgres => {
                 let admin_url = pg_admin_url();
@@ -48,12 +50,19 @@ impl TestDb {
                     )
                 });
                 let name = format!("haven_t_{}", uuid::Uuid::now_v7().simple());
-                admin.create_database_for_tests(&name).await.expect("create test database");
+                admin
+                    .create_database_for_tests(&name)
+                    .await
+                    .expect("create test database");
                 admin.close().await;
                 let url = replace_db_name(&admin_url, &name);
                 let location = Location::Postgres(url);
                 let store = Store::open(&location).await.expect("open postgres");
-                TestDb { store, backend, location, _dir: None, pg_name: Some(name) }
+                TestDb {
+                    store,
+                    _dir: None,
+                    pg_name: Some(name),
+                }
             }
         }
     }
@@ -61,11 +70,11 @@ impl TestDb {
     /// Closes the store and drops a PostgreSQL test database.
     pub async fn cleanup(self) {
         self.store.close().await;
-        if let Some(name) = self.pg_name {
-            if let Ok(admin) = Store::open_postgres(&pg_admin_url()).await {
-                let _ = admin.drop_database_for_tests(&name).await;
-                admin.close().await;
-            }
+        if let Some(name) = self.pg_name
+            && let Ok(admin) = Store::open_postgres(&pg_admin_url()).await
+        {
+            let _ = admin.drop_database_for_tests(&name).await;
+            admin.close().await;
         }
     }
 }

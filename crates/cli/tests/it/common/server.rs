@@ -26,7 +26,9 @@ impl TestServer {
     /// Starts on a backend with given settings.
     pub async fn start_with(backend: Backend, config: WebConfig) -> TestServer {
         let db = TestDb::new(backend).await;
-        haven_app::demo::generate(&db.store, 1, 1, 0.01, 7, &mut |_, _| {}).await.expect("demo data");
+        haven_app::demo::generate(&db.store, 1, 1, 0.01, 7, &mut |_, _| {})
+            .await
+            .expect("demo data");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let state = AppState::new(db.store.clone(), config);
@@ -37,7 +39,12 @@ impl TestServer {
             })
             .await;
         });
-        TestServer { base, db, stop: Some(tx), task: Some(task) }
+        TestServer {
+            base,
+            db,
+            stop: Some(tx),
+            task: Some(task),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -69,13 +76,23 @@ impl TestServer {
 
     /// The CSRF token from a page's meta tag.
     pub async fn csrf(&self, c: &reqwest::Client) -> String {
-        let html = c.get(self.url("/")).send().await.expect("home").text().await.expect("body");
+        let html = c
+            .get(self.url("/"))
+            .send()
+            .await
+            .expect("home")
+            .text()
+            .await
+            .expect("body");
         csrf_from(&html).expect("csrf meta tag")
     }
 
     /// An API token for `user`.
     pub async fn token(&self, user: &str) -> String {
-        haven_app::auth::create_token_system(&self.db.store, user, "test").await.expect("token").1
+        haven_app::auth::create_token_system(&self.db.store, user, "test")
+            .await
+            .expect("token")
+            .1
     }
 
     /// Stops the server and drops the database.

@@ -69,20 +69,14 @@ fn free_port() -> Result<u16> {
 fn tail(path: &Path, max: usize) -> String {
     let s = std::fs::read_to_string(path).unwrap_or_default();
     let start = s.len().saturating_sub(max);
-    let start = (start..=s.len())
-        .find(|i| s.is_char_boundary(*i))
-        .unwrap_or(s.len());
+    let start = (start..=s.len()).find(|i| s.is_char_boundary(*i)).unwrap_or(s.len());
     s[start..].to_string()
 }
 
 impl Driver {
     /// Starts chromedriver on a free port and opens a headless session.
     pub async fn start() -> Result<Driver> {
-        let driver_bin = binary(
-            "HAVEN_CHROMEDRIVER",
-            "/usr/bin/chromedriver",
-            "chromium-driver",
-        )?;
+        let driver_bin = binary("HAVEN_CHROMEDRIVER", "/usr/bin/chromedriver", "chromium-driver")?;
         let chromium_bin = binary("HAVEN_CHROMIUM", "/usr/bin/chromium", "chromium")?;
         let profile = tempfile::tempdir().context("temp dir for the browser profile")?;
         let user_data = profile.path().join("user-data");
@@ -196,18 +190,14 @@ impl Driver {
         if method == reqwest::Method::POST {
             req = req.json(&body.unwrap_or_else(|| json!({})));
         }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("WebDriver {method} {path}"))?;
+        let resp = req.send().await.with_context(|| format!("WebDriver {method} {path}"))?;
         let status = resp.status();
         let text = resp
             .text()
             .await
             .with_context(|| format!("WebDriver {method} {path}: reading the body"))?;
-        let v: Value = serde_json::from_str(&text).with_context(|| {
-            format!("WebDriver {method} {path}: HTTP {status}, not JSON: {text:.300}")
-        })?;
+        let v: Value = serde_json::from_str(&text)
+            .with_context(|| format!("WebDriver {method} {path}: HTTP {status}, not JSON: {text:.300}"))?;
         let value = v.get("value").cloned().unwrap_or(Value::Null);
         if let Some(err) = value.get("error").and_then(Value::as_str) {
             let msg = value.get("message").and_then(Value::as_str).unwrap_or("");
@@ -285,9 +275,7 @@ impl Driver {
                 Ok(e) => return Ok(e),
                 Err(e) if Instant::now() > deadline => {
                     let url = self.current_url().await.unwrap_or_default();
-                    return Err(e.context(format!(
-                        "`{css}` did not appear within {timeout:?} (page {url})"
-                    )));
+                    return Err(e.context(format!("`{css}` did not appear within {timeout:?} (page {url})")));
                 }
                 Err(_) => tokio::time::sleep(POLL).await,
             }
@@ -297,12 +285,7 @@ impl Driver {
     /// Polls until the text of the first element matching `css` satisfies
     /// `pred`; returns that text. Elements are looked up afresh each time, so
     /// a page change in between does no harm.
-    pub async fn wait_text(
-        &self,
-        css: &str,
-        timeout: Duration,
-        pred: impl Fn(&str) -> bool,
-    ) -> Result<String> {
+    pub async fn wait_text(&self, css: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> Result<String> {
         let deadline = Instant::now() + timeout;
         let mut last = String::from("(no element)");
         loop {
@@ -316,9 +299,7 @@ impl Driver {
             }
             if Instant::now() > deadline {
                 let url = self.current_url().await.unwrap_or_default();
-                bail!(
-                    "text of `{css}` not as expected within {timeout:?} (page {url}); last seen: {last:?}"
-                );
+                bail!("text of `{css}` not as expected within {timeout:?} (page {url}); last seen: {last:?}");
             }
             tokio::time::sleep(POLL).await;
         }
@@ -399,9 +380,7 @@ impl Driver {
     /// Clears an input and types `text` into it.
     pub async fn fill(&self, css: &str, text: &str) -> Result<()> {
         let el = self.find(css).await?;
-        self.clear(&el)
-            .await
-            .with_context(|| format!("clearing `{css}`"))?;
+        self.clear(&el).await.with_context(|| format!("clearing `{css}`"))?;
         self.send_keys(&el, text)
             .await
             .with_context(|| format!("typing into `{css}`"))
@@ -410,9 +389,7 @@ impl Driver {
     /// Finds and clicks.
     pub async fn click_on(&self, css: &str) -> Result<()> {
         let el = self.find(css).await?;
-        self.click(&el)
-            .await
-            .with_context(|| format!("clicking `{css}`"))
+        self.click(&el).await.with_context(|| format!("clicking `{css}`"))
     }
 
     pub async fn page_source(&self) -> Result<String> {
@@ -423,9 +400,7 @@ impl Driver {
     /// Saves a PNG screenshot of the viewport.
     pub async fn screenshot_png(&self, path: &Path) -> Result<()> {
         let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await?;
-        let b64 = v
-            .as_str()
-            .ok_or_else(|| anyhow!("screenshot is not a string"))?;
+        let b64 = v.as_str().ok_or_else(|| anyhow!("screenshot is not a string"))?;
         let png = base64_decode(b64)?;
         std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))
     }
@@ -439,14 +414,8 @@ impl Driver {
         }
         let png = dir.join(format!("{name}.png"));
         let html = dir.join(format!("{name}.html"));
-        let url = self
-            .current_url()
-            .await
-            .unwrap_or_else(|e| format!("(unknown: {e:#})"));
-        let shot = self
-            .screenshot_png(&png)
-            .await
-            .map(|_| png.display().to_string());
+        let url = self.current_url().await.unwrap_or_else(|e| format!("(unknown: {e:#})"));
+        let shot = self.screenshot_png(&png).await.map(|_| png.display().to_string());
         let src = match self.page_source().await {
             Ok(s) => std::fs::write(&html, s)
                 .map(|_| html.display().to_string())
@@ -454,11 +423,7 @@ impl Driver {
             Err(e) => Err(e),
         };
         let show = |r: Result<String>| r.unwrap_or_else(|e| format!("(failed: {e:#})"));
-        format!(
-            "page {url}; screenshot {}; source {}",
-            show(shot),
-            show(src)
-        )
+        format!("page {url}; screenshot {}; source {}", show(shot), show(src))
     }
 
     /// Ends the session and chromedriver.
@@ -466,11 +431,7 @@ impl Driver {
         if !self.quit {
             let _ = tokio::time::timeout(
                 Duration::from_secs(15),
-                self.raw(
-                    reqwest::Method::DELETE,
-                    &format!("/session/{}", self.session),
-                    None,
-                ),
+                self.raw(reqwest::Method::DELETE, &format!("/session/{}", self.session), None),
             )
             .await;
             self.quit = true;
