@@ -32,6 +32,7 @@ struct FileConfig {
     session_idle_minutes: Option<u64>,
     session_absolute_hours: Option<u64>,
     login_attempts: Option<u32>,
+    migrate_on_start: Option<bool>,
 }
 
 /// The effective configuration.
@@ -44,6 +45,9 @@ pub struct Config {
     pub session_idle: Duration,
     pub session_absolute: Duration,
     pub login_attempts: u32,
+    /// `serve` applies pending migrations at start (turn off when the
+    /// application role may not change the schema; run `haven migrate` instead).
+    pub migrate_on_start: bool,
 }
 
 impl fmt::Debug for Config {
@@ -56,6 +60,7 @@ impl fmt::Debug for Config {
             .field("session_idle", &self.session_idle)
             .field("session_absolute", &self.session_absolute)
             .field("login_attempts", &self.login_attempts)
+            .field("migrate_on_start", &self.migrate_on_start)
             .finish()
     }
 }
@@ -118,6 +123,9 @@ impl Config {
             login_attempts: env_parse::<u32>("HAVEN_LOGIN_ATTEMPTS")?
                 .or(file.login_attempts)
                 .unwrap_or(10),
+            migrate_on_start: env_parse::<bool>("HAVEN_MIGRATE_ON_START")?
+                .or(file.migrate_on_start)
+                .unwrap_or(true),
         })
     }
 

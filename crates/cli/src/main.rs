@@ -418,7 +418,13 @@ async fn shutdown_signal() {
 }
 
 async fn serve(config: Config, demo: bool, listen: Option<String>) -> Result<()> {
-    let store = open(&config).await?;
+    let store = if config.migrate_on_start {
+        open(&config).await?
+    } else {
+        Store::connect(&config.location())
+            .await
+            .with_context(|| format!("connecting to the database ({})", config.describe_location()))?
+    };
     let listen = listen.unwrap_or_else(|| config.listen.clone());
     if demo {
         if store.sites().await?.is_empty() {

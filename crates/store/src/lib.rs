@@ -136,12 +136,18 @@ pub enum Location {
 impl Store {
     /// Opens (creating if needed) and migrates.
     pub async fn open(loc: &Location) -> Result<Self> {
-        let store = match loc {
-            Location::SqliteDir(dir) => Self::open_sqlite(dir).await?,
-            Location::Postgres(url) => Self::open_postgres(url).await?,
-        };
+        let store = Self::connect(loc).await?;
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Opens without migrating: for an application role that may not change
+    /// the schema (migrations then run separately with `haven migrate`).
+    pub async fn connect(loc: &Location) -> Result<Self> {
+        match loc {
+            Location::SqliteDir(dir) => Self::open_sqlite(dir).await,
+            Location::Postgres(url) => Self::open_postgres(url).await,
+        }
     }
 
     /// Opens the SQLite file `haven.db` in `dir`, in WAL mode with

@@ -39,6 +39,30 @@ pub fn router() -> Router<AppState> {
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "Not found", "no such API route", &[]) })
 }
 
+/// A request body whose rejection (too large, unreadable) is problem details.
+pub struct ApiBody(pub Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for ApiBody {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state).await.map(ApiBody).map_err(|e| {
+            let status = e.status();
+            let detail = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!("the body is larger than {} bytes", crate::MAX_BODY)
+            } else {
+                e.body_text()
+            };
+            problem(
+                status,
+                "Unreadable body",
+                &detail,
+                &[FieldError::new("body", detail.clone())],
+            )
+        })
+    }
+}
+
 /// Parses a JSON body strictly, naming the failing field (unknown fields,
 /// wrong types, malformed JSON) in problem details.
 fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, Box<Response>> {
@@ -139,7 +163,12 @@ async fn site_by_code(state: &AppState, code: &str) -> Result<haven_store::SiteR
     })
 }
 
-async fn create_client(State(state): State<AppState>, staff: Staff, headers: HeaderMap, body: Bytes) -> ApiResult {
+async fn create_client(
+    State(state): State<AppState>,
+    staff: Staff,
+    headers: HeaderMap,
+    ApiBody(body): ApiBody,
+) -> ApiResult {
     let b: NewClientBody = match parse_json(&headers, &body) {
         Ok(b) => b,
         Err(r) => return Ok(*r),
@@ -256,7 +285,12 @@ fn parse_time(field: &str, s: Option<&str>) -> Result<Option<time::OffsetDateTim
     }
 }
 
-async fn create_visit(State(state): State<AppState>, staff: Staff, headers: HeaderMap, body: Bytes) -> ApiResult {
+async fn create_visit(
+    State(state): State<AppState>,
+    staff: Staff,
+    headers: HeaderMap,
+    ApiBody(body): ApiBody,
+) -> ApiResult {
     let b: NewVisitBody = match parse_json(&headers, &body) {
         Ok(b) => b,
         Err(r) => return Ok(*r),
@@ -290,7 +324,7 @@ async fn checkout(
     staff: Staff,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let b: CheckoutBody = if body.is_empty() {
         CheckoutBody::default()

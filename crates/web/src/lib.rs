@@ -160,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .route("/visits/{id}/void", post(views::visit_void))
         .route("/admin", get(views::admin_page))
         .route("/admin/site", post(views::admin_site))
+        .route("/admin/sites", post(views::admin_create_site))
         .route("/admin/spaces", post(views::admin_add_space))
         .route("/admin/spaces/{id}", post(views::admin_update_space))
         .route("/admin/staff", post(views::admin_add_staff))

@@ -887,11 +887,14 @@ struct AdminPage {
     staff_form: StaffForm,
     roles: Vec<&'static str>,
     errors: Errors,
+    can_create_site: bool,
+    new_site_form: sites::SiteForm,
 }
 
 #[derive(Default)]
 struct AdminInput {
     site_form: Option<sites::SiteForm>,
+    new_site_form: sites::SiteForm,
     space_form: (String, String),
     staff_form: StaffForm,
     errors: Vec<FieldError>,
@@ -944,6 +947,13 @@ async fn admin_render(state: &AppState, staff: &Staff, input: AdminInput) -> Pag
             },
             roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
             errors: Errors(input.errors),
+            can_create_site: haven_domain::auth::authorize(
+                &staff.ctx.actor,
+                Action::CreateSite,
+                &haven_domain::auth::Resource::Installation,
+            )
+            .is_ok(),
+            new_site_form: input.new_site_form,
             site,
         },
     ))
@@ -990,6 +1000,39 @@ pub async fn admin_site(State(state): State<AppState>, staff: Staff, f: FormData
                 AdminInput {
                     site_form: Some(form),
                     errors: inv.0,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates a new site (installation admins); the creator becomes its admin.
+pub async fn admin_create_site(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
+    let form = sites::SiteForm {
+        code: f.get("code").into(),
+        name: f.get("name").into(),
+        timezone: f.get("timezone").into(),
+        opens: f.get("opens").into(),
+        closes: f.get("closes").into(),
+        code_scheme: f.get("code_scheme").into(),
+    };
+    match sites::create_site(&state.store, &staff.ctx, &form).await {
+        Ok(_) => saved(),
+        Err(AppError::Invalid(inv)) => {
+            let errors = inv
+                .0
+                .into_iter()
+                .map(|e| FieldError::new(format!("new_{}", e.field), e.message))
+                .collect();
+            admin_render(
+                &state,
+                &staff,
+                AdminInput {
+                    new_site_form: form,
+                    errors,
                     ..Default::default()
                 },
             )

@@ -692,6 +692,7 @@ async fn api_bad_input_is_a_4xx_naming_the_field_and_writes_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
 
     // Impossible times.
     let (_, client, _) = api_post(
