@@ -177,6 +177,16 @@ pub async fn resume_session(
     };
     if now - row.last_seen_at > policy.idle || now - row.created_at > policy.absolute {
         store.delete_session(&id_hash).await?;
+        let name = store.user(&row.user_id).await.map(|u| u.username).unwrap_or_default();
+        let ctx = AuditCtx {
+            actor_id: Some(row.user_id.clone()),
+            actor_name: name,
+            site_id: row.site_id.clone(),
+            ..Default::default()
+        };
+        store
+            .audit(&ctx, AuditAction::Denied, "session_expired", Some(row.user_id.clone()))
+            .await?;
         return Err(AppError::Unauthenticated);
     }
     let Some(actor) = load_actor(store, &row.user_id).await? else {
@@ -188,6 +198,38 @@ pub async fn resume_session(
         store.touch_session(&id_hash, now).await?;
     }
     Ok((row, actor))
+}
+
+/// Changes one's own password after checking the current one; every session
+/// of the user ends, this one included (ASVS 5.0 7.4.x), so they log in anew.
+pub async fn change_own_password(
+    store: &Store,
+    actor: &Actor,
+    current: &str,
+    new: &str,
+    request_id: &str,
+) -> AppResult<()> {
+    let user = store.user(&actor.user_id).await?;
+    let (hash, cur) = (user.password_hash.clone(), current.to_string());
+    let ok = tokio::task::spawn_blocking(move || verify_password(&cur, &hash))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    if !ok {
+        return Err(haven_domain::Invalid::one("current_password", "is not right").into());
+    }
+    check_password_policy(new)
+        .map_err(|e| haven_domain::Invalid(vec![haven_domain::FieldError::new("new_password", e.message)]))?;
+    if new == current {
+        return Err(haven_domain::Invalid::one("new_password", "must differ from the current password").into());
+    }
+    let ctx = AuditCtx {
+        actor_id: Some(actor.user_id.clone()),
+        actor_name: actor.username.clone(),
+        request_id: Some(request_id.to_string()),
+        ..Default::default()
+    };
+    store.set_password(&ctx, &actor.user_id, &hash_password(new)?).await?;
+    Ok(())
 }
 
 /// Logs out: the session row is deleted, so the old cookie is worthless.

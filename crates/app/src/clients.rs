@@ -102,7 +102,7 @@ pub async fn register(
     let audit = ctx.allow(store, Action::RegisterClient, site_id).await?;
     let site = store.site(site_id).await?;
     let year = haven_domain::clock::now().year();
-    let new = prepare_client(draft, &settings_of(&site), scheme_of(&site)?, year)?;
+    let new = prepare_client(draft, &settings_of(&site), scheme_of(&site)?, &site.code, year)?;
     let code = match &new.code {
         CodeChoice::NextInSequence => None,
         CodeChoice::Computed(c) => Some(c.clone()),

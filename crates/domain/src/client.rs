@@ -44,6 +44,10 @@ pub struct ClientDraft {
     /// Optional identity record.
     #[serde(default)]
     pub identity: Option<IdentityDraft>,
+    /// An explicit code (e.g. carried over from paper records); it must fit
+    /// the site's scheme, and match the scheme's inputs when those are given.
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 /// Optional identity record: kept apart, shown only to roles that need it.
@@ -158,6 +162,7 @@ pub fn prepare_client(
     draft: &ClientDraft,
     settings: &SiteSettings,
     scheme: CodeScheme,
+    site_prefix: &str,
     current_year: i32,
 ) -> Result<NewClient, Invalid> {
     let mut inv = Invalid::default();
@@ -229,15 +234,43 @@ pub fn prepare_client(
             })
         }
     };
-    let code = match scheme {
-        CodeScheme::Site => Some(CodeChoice::NextInSequence),
-        CodeScheme::Onhrdb => {
+    let explicit = draft
+        .code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_uppercase);
+    if let Some(c) = &explicit {
+        if let Err(e) = codes::validate_code(scheme, site_prefix, c) {
+            inv.push(
+                "code",
+                format!("does not fit the site's {} scheme: {}", scheme.as_str(), e.message),
+            );
+        }
+    }
+    let has_inputs = match scheme {
+        CodeScheme::Site => false,
+        CodeScheme::Onhrdb => draft.letters.as_deref().is_some_and(|l| !l.trim().is_empty()),
+        CodeScheme::Slk581 => draft.date_of_birth.is_some(),
+    };
+    let code = match (scheme, explicit) {
+        (_, Some(c)) if !has_inputs => Some(CodeChoice::Computed(c)),
+        (CodeScheme::Site, None) => Some(CodeChoice::NextInSequence),
+        (CodeScheme::Site, Some(c)) => Some(CodeChoice::Computed(c)),
+        (CodeScheme::Onhrdb, explicit) => {
             let input = OnhrdbInput {
                 gender: draft.gender.clone(),
                 letters: draft.letters.clone().unwrap_or_default(),
                 year_of_birth: yob.unwrap_or(0),
             };
             match codes::onhrdb_code(&input, current_year) {
+                Ok(c) if explicit.as_ref().is_some_and(|e| e != &c) => {
+                    inv.push(
+                        "code",
+                        format!("does not match the code built from the letters, gender and year ({c})"),
+                    );
+                    None
+                }
                 Ok(c) => Some(CodeChoice::Computed(c)),
                 Err(e) => {
                     // Gender and year are already reported above.
@@ -248,17 +281,28 @@ pub fn prepare_client(
                 }
             }
         }
-        CodeScheme::Slk581 => match draft.date_of_birth {
+        (CodeScheme::Slk581, explicit) => match draft.date_of_birth {
             None => {
                 inv.push("date_of_birth", "the SLK-581 key needs the date of birth");
                 None
             }
-            Some(dob) => Some(CodeChoice::Computed(codes::slk581(&Slk581Input {
-                family_name: draft.family_name.clone(),
-                given_name: draft.given_name.clone(),
-                date_of_birth: dob,
-                sex: codes::gender_to_slk_sex(&draft.gender),
-            }))),
+            Some(dob) => {
+                let c = codes::slk581(&Slk581Input {
+                    family_name: draft.family_name.clone(),
+                    given_name: draft.given_name.clone(),
+                    date_of_birth: dob,
+                    sex: codes::gender_to_slk_sex(&draft.gender),
+                });
+                if explicit.as_ref().is_some_and(|e| e != &c) {
+                    inv.push(
+                        "code",
+                        format!("does not match the key built from the names, date of birth and sex ({c})"),
+                    );
+                    None
+                } else {
+                    Some(CodeChoice::Computed(c))
+                }
+            }
         },
     };
     inv.into_result()?;
@@ -292,7 +336,7 @@ mod tests {
 
     #[test]
     fn site_scheme_takes_the_next_number() {
-        let c = prepare_client(&draft(), &SiteSettings::default(), CodeScheme::Site, 2026).unwrap();
+        let c = prepare_client(&draft(), &SiteSettings::default(), CodeScheme::Site, "GLA", 2026).unwrap();
         assert_eq!(c.code, CodeChoice::NextInSequence);
         assert_eq!(c.home_area, "G2");
     }
@@ -323,7 +367,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let e = prepare_client(&d, &SiteSettings::default(), CodeScheme::Site, 2026).unwrap_err();
+        let e = prepare_client(&d, &SiteSettings::default(), CodeScheme::Site, "GLA", 2026).unwrap_err();
         let fields: Vec<_> = e.0.iter().map(|f| f.field.as_str()).collect();
         for f in ["year_of_birth", "gender", "home_area", "alias", "flags", "identity.chi"] {
             assert!(fields.contains(&f), "{f} missing from {fields:?}");
@@ -334,7 +378,7 @@ mod tests {
     fn future_year_of_birth_is_refused() {
         let mut d = draft();
         d.year_of_birth = Some(2027);
-        assert!(prepare_client(&d, &SiteSettings::default(), CodeScheme::Site, 2026).is_err());
+        assert!(prepare_client(&d, &SiteSettings::default(), CodeScheme::Site, "GLA", 2026).is_err());
     }
 
     #[test]
@@ -348,7 +392,7 @@ mod tests {
             date_of_birth: Some(date!(1980 - 02 - 01)),
             ..Default::default()
         };
-        let c = prepare_client(&d, &SiteSettings::default(), CodeScheme::Slk581, 2026).unwrap();
+        let c = prepare_client(&d, &SiteSettings::default(), CodeScheme::Slk581, "GLA", 2026).unwrap();
         assert_eq!(c.code, CodeChoice::Computed("MIHOH010219801".into()));
         assert_eq!(c.year_of_birth, 1980);
         // The names built the key and are not kept.
@@ -356,13 +400,34 @@ mod tests {
     }
 
     #[test]
+    fn an_explicit_code_must_fit_the_scheme() {
+        let mut d = draft();
+        d.code = Some("gla-000042".into());
+        let c = prepare_client(&d, &SiteSettings::default(), CodeScheme::Site, "GLA", 2026).unwrap();
+        assert_eq!(c.code, CodeChoice::Computed("GLA-000042".into()));
+        d.code = Some("EDN-000042".into());
+        let e = prepare_client(&d, &SiteSettings::default(), CodeScheme::Site, "GLA", 2026).unwrap_err();
+        assert_eq!(e.0[0].field, "code");
+        d.code = Some("MABCD1984".into());
+        let e = prepare_client(&d, &SiteSettings::default(), CodeScheme::Slk581, "GLA", 2026).unwrap_err();
+        assert!(e.0.iter().any(|f| f.field == "code"));
+        // ONHRDB: a code that disagrees with the letters is refused.
+        d.letters = Some("WXYZ".into());
+        let e = prepare_client(&d, &SiteSettings::default(), CodeScheme::Onhrdb, "GLA", 2026).unwrap_err();
+        assert_eq!(e.0[0].field, "code");
+        d.letters = None;
+        let c = prepare_client(&d, &SiteSettings::default(), CodeScheme::Onhrdb, "GLA", 2026).unwrap();
+        assert_eq!(c.code, CodeChoice::Computed("MABCD1984".into()));
+    }
+
+    #[test]
     fn onhrdb_scheme_needs_four_letters() {
         let mut d = draft();
         d.letters = Some("AB1".into());
-        let e = prepare_client(&d, &SiteSettings::default(), CodeScheme::Onhrdb, 2026).unwrap_err();
+        let e = prepare_client(&d, &SiteSettings::default(), CodeScheme::Onhrdb, "GLA", 2026).unwrap_err();
         assert_eq!(e.0[0].field, "letters");
         d.letters = Some("abcd".into());
-        let c = prepare_client(&d, &SiteSettings::default(), CodeScheme::Onhrdb, 2026).unwrap();
+        let c = prepare_client(&d, &SiteSettings::default(), CodeScheme::Onhrdb, "GLA", 2026).unwrap();
         assert_eq!(c.code, CodeChoice::Computed("MABCD1984".into()));
     }
 }

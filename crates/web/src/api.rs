@@ -149,6 +149,8 @@ struct NewClientBody {
     date_of_birth: Option<String>,
     #[serde(default)]
     identity: Option<IdentityDraft>,
+    #[serde(default)]
+    code: Option<String>,
     /// Register even though likely duplicates exist.
     #[serde(default)]
     confirm_new: bool,
@@ -192,6 +194,7 @@ async fn create_client(
         given_name: b.given_name,
         date_of_birth,
         identity: b.identity,
+        code: b.code,
     };
     match clients::register(&state.store, &staff.ctx, &site.id, &draft, b.confirm_new).await? {
         clients::Registration::Created(c) => {
@@ -477,6 +480,7 @@ pub fn openapi_document() -> Value {
                     "family_name": {"type": "string", "description": "slk581 scheme: builds the key, not stored"},
                     "given_name": {"type": "string", "description": "slk581 scheme: builds the key, not stored"},
                     "date_of_birth": {"type": "string", "format": "date", "description": "slk581 scheme"},
+                    "code": {"type": "string", "description": "Optional explicit code (e.g. from paper records); must fit the site's scheme"},
                     "identity": {"type": "object", "additionalProperties": false, "properties": {"name": {"type": "string"}, "chi": {"type": "string", "pattern": "^[0-9 ]{10,13}$"}, "other_number": {"type": "string"}}},
                     "confirm_new": {"type": "boolean", "description": "Register even though likely duplicates exist (otherwise 409 with possible_duplicates)"}
                 }},

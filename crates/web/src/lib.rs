@@ -146,6 +146,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/login", get(views::login_page).post(views::login_submit))
         .route("/logout", post(views::logout))
+        .route("/account", get(views::account_page))
+        .route("/account/password", post(views::account_password))
         .route("/", get(views::home))
         .route("/site", post(views::switch_site))
         .route("/clients", get(views::clients))

@@ -169,6 +169,7 @@ fn visit_line(site: &SiteRow, v: &VisitRow, with_date: bool) -> VisitLine {
 struct LoginPage {
     message: Option<String>,
     expired: bool,
+    changed: bool,
     next: String,
     username: String,
 }
@@ -179,6 +180,8 @@ pub struct LoginQuery {
     next: String,
     #[serde(default)]
     expired: Option<String>,
+    #[serde(default)]
+    changed: Option<String>,
 }
 
 /// Only local paths are followed after login (no open redirect).
@@ -199,6 +202,7 @@ pub async fn login_page(staff: Option<Staff>, Query(q): Query<LoginQuery>) -> Re
         &LoginPage {
             message: None,
             expired: q.expired.is_some(),
+            changed: q.changed.is_some(),
             next: safe_next(&q.next),
             username: String::new(),
         },
@@ -223,6 +227,7 @@ pub async fn login_submit(
             &LoginPage {
                 message: Some(message.into()),
                 expired: false,
+                changed: false,
                 next: next.clone(),
                 username: username.clone(),
             },
@@ -260,6 +265,64 @@ pub async fn logout(State(state): State<AppState>, staff: Staff) -> PageResult {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(r)
+}
+
+// ---------- account ----------
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    chrome: Chrome,
+    errors: Errors,
+}
+
+pub async fn account_page(State(state): State<AppState>, staff: Staff) -> PageResult {
+    let site = site_of(&state, &staff).await?;
+    Ok(render(
+        StatusCode::OK,
+        &AccountPage {
+            chrome: chrome(&staff, &site, "account", None),
+            errors: Errors::default(),
+        },
+    ))
+}
+
+pub async fn account_password(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
+    let site = site_of(&state, &staff).await?;
+    let again = |errors: Vec<FieldError>| {
+        render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &AccountPage {
+                chrome: chrome(&staff, &site, "account", None),
+                errors: Errors(errors),
+            },
+        )
+    };
+    if f.get("new_password") != f.get("confirm_password") {
+        return Ok(again(vec![FieldError::new(
+            "confirm_password",
+            "does not match the new password",
+        )]));
+    }
+    match haven_app::auth::change_own_password(
+        &state.store,
+        &staff.ctx.actor,
+        f.get("current_password"),
+        f.get("new_password"),
+        &staff.ctx.request_id,
+    )
+    .await
+    {
+        Ok(()) => {
+            let mut r = Redirect::to("/login?changed=1").into_response();
+            if let Ok(v) = HeaderValue::from_str(&clear_cookie(&state)) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            Ok(r)
+        }
+        Err(AppError::Invalid(inv)) => Ok(again(inv.0)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 // ---------- home ----------
@@ -463,6 +526,7 @@ pub async fn client_create(State(state): State<AppState>, staff: Staff, f: FormD
         given_name: f.opt("given_name"),
         date_of_birth,
         identity,
+        code: None,
     };
     let confirmed = f.get("confirm") == "1";
     match clients::register(&state.store, &staff.ctx, &site.id, &draft, confirmed).await {
@@ -796,6 +860,8 @@ pub struct VisitsQuery {
     date: String,
     #[serde(default)]
     notice: Option<String>,
+    #[serde(default)]
+    problem: Option<String>,
 }
 
 pub async fn visits_page(State(state): State<AppState>, staff: Staff, Query(q): Query<VisitsQuery>) -> PageResult {
@@ -809,6 +875,7 @@ pub async fn visits_page(State(state): State<AppState>, staff: Staff, Query(q): 
             Err(_) => (today, Some(format!("“{}” is not a date; showing today", q.date))),
         }
     };
+    let error = error.or(q.problem.clone());
     let prefix = Some(q.q.as_str()).filter(|s| !s.trim().is_empty());
     let rows = visits::on_date(&state.store, &staff.ctx, &site.id, date, prefix).await?;
     let notice = q.notice.map(|n| match n.as_str() {
@@ -836,7 +903,15 @@ pub async fn visits_page(State(state): State<AppState>, staff: Staff, Query(q): 
 pub async fn visit_checkout(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> PageResult {
     match visits::check_out(&state.store, &staff.ctx, &id, None).await {
         Ok(_) => Ok(Redirect::to("/visits?notice=out").into_response()),
-        Err(AppError::Invalid(inv)) => Err(PageError(AppError::Conflict(inv.to_string()))),
+        Err(AppError::Invalid(inv)) => {
+            let msg = inv
+                .0
+                .first()
+                .map(|e| format!("Not checked out: {}", e.message))
+                .unwrap_or_default();
+            let q: String = form_urlencoded::byte_serialize(msg.as_bytes()).collect();
+            Ok(Redirect::to(&format!("/visits?problem={q}")).into_response())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -849,7 +924,16 @@ pub async fn visit_void(
 ) -> PageResult {
     match visits::void(&state.store, &staff.ctx, &id, f.get("reason")).await {
         Ok(_) => Ok(Redirect::to("/visits?notice=void").into_response()),
-        Err(AppError::Invalid(inv)) => Err(PageError(AppError::Conflict(inv.to_string()))),
+        // Back to the list with the message shown there.
+        Err(AppError::Invalid(inv)) => {
+            let msg = inv
+                .0
+                .first()
+                .map(|e| format!("Not voided: {} {}", e.field, e.message))
+                .unwrap_or_default();
+            let q: String = form_urlencoded::byte_serialize(msg.as_bytes()).collect();
+            Ok(Redirect::to(&format!("/visits?problem={q}")).into_response())
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -662,6 +662,11 @@ async fn api_bad_input_is_a_4xx_naming_the_field_and_writes_nothing() {
             422,
             "site",
         ),
+        (
+            json!({"site": "GLA", "year_of_birth": 1984, "gender": "male", "home_area": "G2", "code": "EDN-12"}),
+            422,
+            "code",
+        ),
     ];
     for (body, status, field) in cases {
         let (st, p, ctype) = api_post(&c, s.url("/api/v1/clients"), &token, body.clone()).await;
@@ -901,5 +906,163 @@ async fn the_audit_chain_verifies_after_a_session_of_work() {
         s.db.store.audit_count("read").await.unwrap() >= 1,
         "opening the client page is an audited read"
     );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_ones_password_ends_every_session_asvs_7_4() {
+    let s = TestServer::start().await;
+    let (a, csrf) = s.login("demo-pharmacist").await;
+    let (b, _) = s.login("demo-pharmacist").await;
+    let form = |cur: &str, new: &str, again: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("current_password", cur.to_string()),
+            ("new_password", new.to_string()),
+            ("confirm_password", again.to_string()),
+        ]
+    };
+    let r = a
+        .post(s.url("/account/password"))
+        .form(&form("wrong", "a new passphrase", "a new passphrase"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("id=\"current_password-error\""));
+    let r = a
+        .post(s.url("/account/password"))
+        .form(&form(PASSWORD, "a new passphrase", "another"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = a
+        .post(s.url("/account/password"))
+        .form(&form(PASSWORD, "short", "short"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("id=\"new_password-error\""));
+    let r = a
+        .post(s.url("/account/password"))
+        .form(&form(PASSWORD, "a new passphrase", "a new passphrase"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login?changed=1");
+    assert_eq!(
+        b.get(s.url("/")).send().await.unwrap().status(),
+        303,
+        "the other session ended too"
+    );
+    let r = s
+        .client()
+        .post(s.url("/login"))
+        .form(&[("username", "demo-pharmacist"), ("password", "a new passphrase")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_session_is_audited() {
+    let config = WebConfig {
+        sessions: SessionPolicy {
+            idle: time::Duration::seconds(1),
+            absolute: time::Duration::hours(1),
+        },
+        ..Default::default()
+    };
+    let s = TestServer::start_with(Backend::Sqlite, config).await;
+    let (c, _) = s.login("demo-worker").await;
+    let before = denied_count(&s).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(c.get(s.url("/")).send().await.unwrap().status(), 303);
+    assert_eq!(denied_count(&s).await, before + 1);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voiding_needs_a_reason_and_only_managers_then_see_the_voided_visit() {
+    let s = TestServer::start().await;
+    let token = s.token("demo-nurse").await;
+    let api = reqwest::Client::new();
+    let (_, client, _) = api_post(
+        &api,
+        s.url("/api/v1/clients"),
+        &token,
+        json!({"site": "GLA", "year_of_birth": 1966, "gender": "female", "home_area": "G1", "alias": "Voidtest Person"}),
+    )
+    .await;
+    let (_, v, _) = api_post(
+        &api,
+        s.url("/api/v1/visits"),
+        &token,
+        json!({"client_id": client["id"]}),
+    )
+    .await;
+    let vid = v["id"].as_str().unwrap().to_string();
+    let (nurse, csrf) = s.login("demo-nurse").await;
+    let r = nurse
+        .post(s.url(&format!("/visits/{vid}/void")))
+        .form(&[("csrf", csrf.as_str()), ("reason", "  ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{:?}", r.text().await);
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/visits?problem=")
+    );
+    let r = nurse
+        .post(s.url(&format!("/visits/{vid}/void")))
+        .form(&[("csrf", csrf.as_str()), ("reason", "wrong person")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/visits?notice=void");
+    let worker = s.token("demo-worker").await;
+    let list: Value = api
+        .get(s.url("/api/v1/visits?site=GLA"))
+        .bearer_auth(&worker)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !list["visits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == vid.as_str()),
+        "hidden from workers"
+    );
+    let manager = s.token("demo-manager").await;
+    let list: Value = api
+        .get(s.url("/api/v1/visits?site=GLA"))
+        .bearer_auth(&manager)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mine = list["visits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == vid.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(mine["voided"], true, "kept and visible to managers");
     s.stop().await;
 }
