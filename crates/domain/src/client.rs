@@ -240,13 +240,13 @@ pub fn prepare_client(
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .map(str::to_uppercase);
-    if let Some(c) = &explicit {
-        if let Err(e) = codes::validate_code(scheme, site_prefix, c) {
-            inv.push(
-                "code",
-                format!("does not fit the site's {} scheme: {}", scheme.as_str(), e.message),
-            );
-        }
+    if let Some(c) = &explicit
+        && let Err(e) = codes::validate_code(scheme, site_prefix, c)
+    {
+        inv.push(
+            "code",
+            format!("does not fit the site's {} scheme: {}", scheme.as_str(), e.message),
+        );
     }
     let has_inputs = match scheme {
         CodeScheme::Site => false,
