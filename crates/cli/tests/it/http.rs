@@ -138,17 +138,21 @@ async fn absolute_timeout_ends_an_active_session_asvs_7_3_2() {
     let config = WebConfig {
         sessions: SessionPolicy {
             idle: time::Duration::hours(1),
-            absolute: time::Duration::seconds(2),
+            absolute: time::Duration::seconds(4),
         },
         ..Default::default()
     };
     let s = TestServer::start_with(Backend::Sqlite, config).await;
+    // Measured from before the login, so the session is no older than this.
+    let started = std::time::Instant::now();
     let (c, _) = s.login("demo-worker").await;
-    for _ in 0..3 {
+    // Active use while the session is young...
+    while started.elapsed() < Duration::from_millis(1_500) {
         assert_eq!(c.get(s.url("/")).send().await.unwrap().status(), 200);
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    // ...does not extend it past the absolute limit.
+    tokio::time::sleep(Duration::from_millis(4_500).saturating_sub(started.elapsed())).await;
     assert_eq!(c.get(s.url("/")).send().await.unwrap().status(), 303);
     s.stop().await;
 }
