@@ -264,12 +264,11 @@ pub async fn get(store: &Store, ctx: &Ctx, client_id: &str) -> AppResult<ClientR
 /// The site of a client among the actor's sites. A client at a site where the
 /// actor has no role is "not found", so ids cannot be probed across sites.
 pub async fn client_site(store: &Store, ctx: &Ctx, client_id: &str) -> AppResult<String> {
-    for g in &ctx.actor.grants {
-        if store.client(&g.site_id, client_id).await.is_ok() {
-            return Ok(g.site_id.clone());
-        }
+    let site_id = store.client_site_id(client_id).await?;
+    if ctx.actor.role_at(&site_id).is_none() {
+        return Err(AppError::NotFound);
     }
-    Err(AppError::NotFound)
+    Ok(site_id)
 }
 
 /// Merges two clients of a site (managers).

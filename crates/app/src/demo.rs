@@ -276,6 +276,8 @@ pub async fn generate(
             };
             batch.push(v);
             if batch.len() == batch.capacity() {
+                // In time order, so the (site, arrival) index grows at its end.
+                batch.sort_by_key(|v| v.arrived_at);
                 store.bulk_insert_visits(&ctx, &site.id, &batch, &created_by).await?;
                 written += batch.len() as u64;
                 batch.clear();

@@ -246,7 +246,7 @@ async fn run() -> Result<()> {
     // 2. Check-in through the app layer.
     println!();
     println!(
-        "2. Check-in through the app layer: haven_app::visits::check_in (authorise, validate, one transaction: visit + audit event, read back)"
+        "2. Check-in through the app layer: haven_app::visits::check_in (authorise, validate, one transaction: visit + audit event)"
     );
     let warm = random_client_ids(&store, &site.id, &site.code, summary.clients, WARMUP, &mut rng).await?;
     for cid in &warm {

@@ -190,6 +190,17 @@ impl Store {
         .ok_or(StoreError::NotFound))
     }
 
+    /// The site a client belongs to.
+    pub async fn client_site_id(&self, client_id: &str) -> Result<String> {
+        read!(self, |c| sqlx::query_scalar::<_, String>(
+            "SELECT site_id FROM clients WHERE id = $1"
+        )
+        .bind(client_id.to_string())
+        .fetch_optional(c)
+        .await?
+        .ok_or(StoreError::NotFound))
+    }
+
     /// Reads a client record and records the read in the same transaction.
     pub async fn client_audited(&self, ctx: &AuditCtx, site_id: &str, id: &str) -> Result<ClientRow> {
         let row = write_tx!(self, |tx, pg| {
@@ -250,30 +261,53 @@ impl Store {
         if q.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let code_prefix = format!("{}%", q.to_uppercase());
-        let alias_prefix = format!("{q}%");
-        match self {
-            Store::Sqlite(db) => Ok(sqlx::query_as::<_, ClientRow>(sqlx::AssertSqlSafe(format!(
-                "{CLIENT_SELECT} WHERE site_id = $1 AND merged_into IS NULL AND (code LIKE $2 OR alias LIKE $3) \
-                 ORDER BY code LIMIT $4"
-            )))
-            .bind(site_id.to_string())
-            .bind(code_prefix)
-            .bind(alias_prefix)
-            .bind(limit)
-            .fetch_all(&db.reader)
-            .await?),
-            Store::Postgres(db) => Ok(sqlx::query_as::<_, ClientRow>(sqlx::AssertSqlSafe(format!(
-                "{CLIENT_SELECT} WHERE site_id = $1 AND merged_into IS NULL \
-                 AND (code LIKE $2 OR lower(alias) LIKE lower($3)) ORDER BY code LIMIT $4"
-            )))
-            .bind(site_id.to_string())
-            .bind(code_prefix)
-            .bind(alias_prefix)
-            .bind(limit)
-            .fetch_all(&db.pool)
-            .await?),
+        // Codes by an index range (`code >= 'GLA-01' AND code < 'GLA-01' + max`),
+        // aliases by a second query: an OR of the two would scan every client.
+        let lo = q.to_uppercase();
+        let hi = format!("{lo}{}", char::MAX);
+        let mut rows: Vec<ClientRow> = read!(self, |c| sqlx::query_as::<_, ClientRow>(sqlx::AssertSqlSafe(format!(
+            "{CLIENT_SELECT} WHERE site_id = $1 AND code >= $2 AND code < $3 AND merged_into IS NULL \
+             ORDER BY code LIMIT $4"
+        )))
+        .bind(site_id.to_string())
+        .bind(lo)
+        .bind(hi)
+        .bind(limit)
+        .fetch_all(c)
+        .await?);
+        let room = limit - rows.len() as i64;
+        if room > 0 {
+            let alias_prefix = format!("{}%", q.to_lowercase());
+            let by_alias: Vec<ClientRow> = match self {
+                // alias is COLLATE NOCASE: LIKE can use the (site_id, alias) index.
+                Store::Sqlite(db) => sqlx::query_as::<_, ClientRow>(sqlx::AssertSqlSafe(format!(
+                    "{CLIENT_SELECT} WHERE site_id = $1 AND alias LIKE $2 AND merged_into IS NULL ORDER BY alias LIMIT $3"
+                )))
+                .bind(site_id.to_string())
+                .bind(alias_prefix)
+                .bind(limit)
+                .fetch_all(&db.reader)
+                .await?,
+                Store::Postgres(db) => sqlx::query_as::<_, ClientRow>(sqlx::AssertSqlSafe(format!(
+                    "{CLIENT_SELECT} WHERE site_id = $1 AND lower(alias) LIKE $2 AND merged_into IS NULL \
+                     ORDER BY alias LIMIT $3"
+                )))
+                .bind(site_id.to_string())
+                .bind(alias_prefix)
+                .bind(limit)
+                .fetch_all(&db.pool)
+                .await?,
+            };
+            for r in by_alias {
+                if rows.len() as i64 >= limit {
+                    break;
+                }
+                if !rows.iter().any(|x| x.id == r.id) {
+                    rows.push(r);
+                }
+            }
         }
+        Ok(rows)
     }
 
     /// A client by exact code at a site.

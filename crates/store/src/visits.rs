@@ -120,18 +120,19 @@ impl Store {
         }
         let id = new_id();
         let substances = serde_json::to_string(&rec.substances).unwrap_or_else(|_| "[]".into());
-        let r: Result<()> = async {
-            write_tx!(self, |tx, pg| {
+        let r: Result<String> = async {
+            Ok(write_tx!(self, |tx, pg| {
                 // The client must belong to this site and not be merged away.
-                let ok: Option<i32> =
-                    sqlx::query_scalar("SELECT 1 FROM clients WHERE id = $1 AND site_id = $2 AND merged_into IS NULL")
-                        .bind(&rec.client_id)
-                        .bind(site_id)
-                        .fetch_optional(&mut **tx)
-                        .await?;
-                if ok.is_none() {
+                let code: Option<String> = sqlx::query_scalar(
+                    "SELECT code FROM clients WHERE id = $1 AND site_id = $2 AND merged_into IS NULL",
+                )
+                .bind(&rec.client_id)
+                .bind(site_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+                let Some(code) = code else {
                     return Err(StoreError::NotFound);
-                }
+                };
                 sqlx::query(
                     "INSERT INTO visits (id, site_id, client_id, status, arrived_at, substances, route, \
                      otherwise_place, refusal_reason, created_by, created_at, idempotency_key) \
@@ -152,8 +153,8 @@ impl Store {
                 .execute(&mut **tx)
                 .await?;
                 append_audit!(tx, pg, ctx, AuditAction::Create, "visit", Some(id.clone()));
-            });
-            Ok(())
+                code
+            }))
         }
         .await;
         match r {
@@ -164,7 +165,26 @@ impl Store {
                 Ok((v, Created::Replayed))
             }
             Err(e) => Err(e),
-            Ok(()) => Ok((self.visit(site_id, &id).await?, Created::New)),
+            // Built from what was written: no read-back on the hot path.
+            Ok(client_code) => Ok((
+                VisitRow {
+                    id,
+                    site_id: site_id.to_string(),
+                    client_id: rec.client_id.clone(),
+                    client_code,
+                    status: rec.status.to_string(),
+                    arrived_at: rec.arrived_at,
+                    left_at: None,
+                    substances,
+                    route: rec.route.clone(),
+                    otherwise_place: rec.otherwise_place.clone(),
+                    refusal_reason: rec.refusal_reason.clone(),
+                    created_by: actor,
+                    voided_at: None,
+                    void_reason: None,
+                },
+                Created::New,
+            )),
         }
     }
 
