@@ -110,6 +110,9 @@ pub async fn register(
     if !confirmed {
         let dups = find_duplicates(store, site_id, code.as_deref(), new.alias.as_deref(), new.year_of_birth).await?;
         if !dups.is_empty() {
+            store
+                .audit(&audit, AuditAction::Read, "client_duplicates", None)
+                .await?;
             return Ok(Registration::PossibleDuplicates(dups));
         }
     }

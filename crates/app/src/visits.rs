@@ -131,17 +131,28 @@ pub async fn on_date(
     date: time::Date,
     code_prefix: Option<&str>,
 ) -> AppResult<Vec<VisitRow>> {
-    ctx.allow(store, Action::ViewVisits, site_id).await?;
+    let audit = ctx.allow(store, Action::ViewVisits, site_id).await?;
     let site = store.site(site_id).await?;
     let (from, to) = haven_domain::clock::local_day_bounds(&site.timezone, date)
         .ok_or_else(|| AppError::Internal(format!("bad time zone {}", site.timezone)))?;
     let show_void = ctx.can(Action::ViewAccessLog, site_id);
-    Ok(store
+    let rows = store
         .visits_between(site_id, from, to, code_prefix, 1_000)
         .await?
         .into_iter()
         .filter(|v| show_void || v.voided_at.is_none())
-        .collect())
+        .collect();
+    // The list shows client codes and substances: its reading is recorded
+    // too (the day, not the search text).
+    store
+        .audit(
+            &audit,
+            haven_domain::audit::AuditAction::Read,
+            "visit_list",
+            Some(date.to_string()),
+        )
+        .await?;
+    Ok(rows)
 }
 
 /// Today's local date at a site.

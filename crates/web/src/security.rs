@@ -213,6 +213,15 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                     None,
                 )
                 .await;
+            if !is_api(&path) && !cross_site {
+                // A form sent after the session ended is kept through the
+                // login (WCAG 2.2.5, security-reliability T9): nothing typed
+                // mid-shift is lost to a timeout.
+                let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
+                    .await
+                    .unwrap_or_default();
+                return crate::views::login_keeping_form(&path, &bytes);
+            }
             return refuse(
                 &path,
                 StatusCode::UNAUTHORIZED,

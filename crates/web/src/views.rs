@@ -170,6 +170,8 @@ struct LoginPage {
     message: Option<String>,
     expired: bool,
     changed: bool,
+    /// A form sent after the session ended, urlencoded, carried through the login.
+    saved_form: String,
     next: String,
     username: String,
 }
@@ -203,6 +205,7 @@ pub async fn login_page(staff: Option<Staff>, Query(q): Query<LoginQuery>) -> Re
             message: None,
             expired: q.expired.is_some(),
             changed: q.changed.is_some(),
+            saved_form: String::new(),
             next: safe_next(&q.next),
             username: String::new(),
         },
@@ -217,6 +220,7 @@ pub async fn login_submit(
 ) -> Response {
     let username = form.get("username").trim().to_string();
     let next = safe_next(form.get("next"));
+    let saved_form = form.get("saved_form").to_string();
     let window = state.config.login_window;
     let max = state.config.login_attempts;
     let ip_key = format!("ip:{ip}");
@@ -228,6 +232,7 @@ pub async fn login_submit(
                 message: Some(message.into()),
                 expired: false,
                 changed: false,
+                saved_form: saved_form.clone(),
                 next: next.clone(),
                 username: username.clone(),
             },
@@ -241,7 +246,19 @@ pub async fn login_submit(
     }
     match haven_app::auth::login(&state.store, &username, form.get("password"), &rid).await {
         Ok(s) => {
-            let mut r = Redirect::to(&next).into_response();
+            let mut r = if saved_form.is_empty() {
+                Redirect::to(&next).into_response()
+            } else {
+                let fields = FormData::parse(saved_form.as_bytes()).0;
+                render(
+                    StatusCode::OK,
+                    &ResumePage {
+                        action: next.clone(),
+                        fields,
+                        csrf: s.row.csrf_token.clone(),
+                    },
+                )
+            };
             if let Ok(v) = HeaderValue::from_str(&session_cookie(&state, &s.secret)) {
                 r.headers_mut().insert(header::SET_COOKIE, v);
             }
@@ -254,6 +271,39 @@ pub async fn login_submit(
         }
         Err(e) => PageError(e).into_response(),
     }
+}
+
+/// Fields never carried through a login: the old token and any password.
+fn keepable(name: &str) -> bool {
+    name != "csrf" && !name.contains("password")
+}
+
+/// The login page for a form that arrived after its session ended: the
+/// fields ride along (hidden, escaped) and are offered back after login.
+pub fn login_keeping_form(path: &str, body: &[u8]) -> Response {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in FormData::parse(body).0.iter().filter(|(k, _)| keepable(k)) {
+        ser.append_pair(k, v);
+    }
+    render(
+        StatusCode::UNAUTHORIZED,
+        &LoginPage {
+            message: None,
+            expired: true,
+            changed: false,
+            saved_form: ser.finish(),
+            next: safe_next(path),
+            username: String::new(),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "resume.html")]
+struct ResumePage {
+    action: String,
+    fields: Vec<(String, String)>,
+    csrf: String,
 }
 
 pub async fn logout(State(state): State<AppState>, staff: Staff) -> PageResult {

@@ -1070,3 +1070,78 @@ async fn voiding_needs_a_reason_and_only_managers_then_see_the_voided_visit() {
     assert_eq!(mine["voided"], true, "kept and visible to managers");
     s.stop().await;
 }
+
+/// Hidden inputs of a page, unescaped (enough for the values used here).
+fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+    let unescape = |s: &str| {
+        s.replace("&#38;", "&")
+            .replace("&amp;", "&")
+            .replace("&#61;", "=")
+            .replace("&#43;", "+")
+    };
+    html.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let (name, rest) = rest.split_once('"')?;
+            let rest = rest.strip_prefix(" value=\"")?;
+            let (value, _) = rest.split_once('"')?;
+            Some((unescape(name), unescape(value)))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_sent_after_the_session_ended_survives_the_login_wcag_2_2_5_t9() {
+    let config = WebConfig {
+        sessions: SessionPolicy {
+            idle: time::Duration::seconds(1),
+            absolute: time::Duration::hours(1),
+        },
+        ..Default::default()
+    };
+    let s = TestServer::start_with(Backend::Sqlite, config).await;
+    let site = s.db.store.site_by_code("GLA").await.unwrap();
+    let client = s.db.store.search_clients(&site.id, "GLA-", 1).await.unwrap().remove(0);
+    let before = s.db.store.visit_count(&site.id).await.unwrap();
+    let (c, csrf) = s.login("demo-worker").await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let r = c
+        .post(s.url("/checkin"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("client_id", client.id.as_str()),
+            ("substances", "heroin"),
+            ("substances", "cocaine"),
+            ("route", "injection"),
+            ("otherwise_place", "public"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the session had ended");
+    let login_page = r.text().await.unwrap();
+    assert!(login_page.contains("What you sent has been kept"));
+    let mut fields = hidden_inputs(&login_page);
+    assert!(
+        fields
+            .iter()
+            .any(|(k, v)| k == "saved_form" && v.contains("substances=cocaine") && !v.contains("csrf"))
+    );
+    assert_eq!(
+        s.db.store.visit_count(&site.id).await.unwrap(),
+        before,
+        "nothing saved yet"
+    );
+    fields.push(("username".into(), "demo-worker".into()));
+    fields.push(("password".into(), PASSWORD.into()));
+    let r = c.post(s.url("/login")).form(&fields).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let resume = r.text().await.unwrap();
+    assert!(resume.contains("action=\"/checkin\""));
+    let resend = hidden_inputs(&resume);
+    assert_eq!(resend.iter().filter(|(k, _)| k == "substances").count(), 2);
+    let r = c.post(s.url("/checkin")).form(&resend).send().await.unwrap();
+    assert_eq!(r.status(), 303, "sent with the new session's token");
+    assert_eq!(s.db.store.visit_count(&site.id).await.unwrap(), before + 1);
+    s.stop().await;
+}
