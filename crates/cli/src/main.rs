@@ -138,6 +138,23 @@ enum SiteCmd {
     },
     /// List sites.
     List,
+    /// Print a site's settings (value lists: genders, substances, routes, refusal reasons,
+    /// client flags, home-area format) as JSON.
+    Settings {
+        /// Site code.
+        #[arg(long)]
+        site: String,
+    },
+    /// Replace a site's settings from a JSON file (missing keys take the defaults;
+    /// unknown keys are refused).
+    Configure {
+        /// Site code.
+        #[arg(long)]
+        site: String,
+        /// JSON file, e.g. the output of `haven site settings` edited.
+        #[arg(long)]
+        settings: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -285,6 +302,32 @@ async fn run(cmd: Cmd, config: Config) -> Result<()> {
                         )
                         .await?;
                     println!("site {} added ({})", site.code, site.id);
+                }
+                SiteCmd::Settings { site } => {
+                    let site = store
+                        .site_by_code(&site)
+                        .await
+                        .with_context(|| format!("no site with code {site}"))?;
+                    let settings = haven_domain::site::SiteSettings::from_json(&site.settings)
+                        .map_err(|e| anyhow::anyhow!("stored settings do not parse: {e}"))?;
+                    println!("{}", serde_json::to_string_pretty(&settings)?);
+                }
+                SiteCmd::Configure { site, settings } => {
+                    let site = store
+                        .site_by_code(&site)
+                        .await
+                        .with_context(|| format!("no site with code {site}"))?;
+                    let text = std::fs::read_to_string(&settings)
+                        .with_context(|| format!("reading {}", settings.display()))?;
+                    let parsed = haven_domain::site::SiteSettings::from_json(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", settings.display()))?;
+                    parsed
+                        .validate()
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", settings.display()))?;
+                    store
+                        .update_site_settings(&haven_app::system_ctx("cli"), &site.id, &parsed.to_json())
+                        .await?;
+                    println!("settings of {} replaced", site.code);
                 }
                 SiteCmd::List => {
                     for s in store.sites().await? {

@@ -95,6 +95,40 @@ impl SiteSettings {
         serde_json::from_str(s).map_err(|e| Invalid::one("settings", e.to_string()))
     }
 
+    /// Checks the lists make sense: none empty (but flags), codes plain
+    /// (lower-case letters, digits, `_`), no repeats, a known home-area format.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let mut inv = Invalid::default();
+        let lists: [(&str, &Vec<String>, bool); 5] = [
+            ("genders", &self.genders, false),
+            ("substances", &self.substances, false),
+            ("routes", &self.routes, false),
+            ("refusal_reasons", &self.refusal_reasons, false),
+            ("client_flags", &self.client_flags, true),
+        ];
+        for (name, list, may_be_empty) in lists {
+            if list.is_empty() && !may_be_empty {
+                inv.push(name, "must list at least one code");
+            }
+            for (i, code) in list.iter().enumerate() {
+                let plain = !code.is_empty()
+                    && code.len() <= 40
+                    && code
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                if !plain {
+                    inv.push(name, format!("`{code}`: use 1–40 lower-case letters, digits or _"));
+                } else if list[..i].contains(code) {
+                    inv.push(name, format!("`{code}` is listed twice"));
+                }
+            }
+        }
+        if !["uk_district", "ca_fsa", "free"].contains(&self.home_area_format.as_str()) {
+            inv.push("home_area_format", "use uk_district, ca_fsa or free");
+        }
+        inv.into_result()
+    }
+
     /// Serialises for storage.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
@@ -200,6 +234,19 @@ mod tests {
         let s = SiteSettings::from_json(r#"{"routes":["injection"]}"#).unwrap();
         assert_eq!(s.routes, ["injection"]);
         assert_eq!(s.genders, SiteSettings::default().genders);
+    }
+
+    #[test]
+    fn settings_lists_must_be_plain_codes_without_repeats() {
+        assert!(SiteSettings::default().validate().is_ok());
+        let mut s = SiteSettings::default();
+        s.routes.clear();
+        s.substances.push("Heroin!".into());
+        s.genders.push("male".into());
+        s.home_area_format = "zip".into();
+        let e = s.validate().unwrap_err();
+        let fields: Vec<_> = e.0.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["genders", "substances", "routes", "home_area_format"]);
     }
 
     #[test]

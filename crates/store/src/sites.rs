@@ -111,6 +111,23 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces a site's settings JSON (vocabularies); the caller validates it.
+    pub async fn update_site_settings(&self, ctx: &AuditCtx, id: &str, settings_json: &str) -> Result<()> {
+        write_tx!(self, |tx, pg| {
+            let n = sqlx::query("UPDATE sites SET settings = $2 WHERE id = $1")
+                .bind(id)
+                .bind(settings_json)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            append_audit!(tx, pg, ctx, AuditAction::Update, "site_settings", Some(id.to_string()));
+        });
+        Ok(())
+    }
+
     /// A site by id.
     pub async fn site(&self, id: &str) -> Result<SiteRow> {
         read!(self, |c| sqlx::query_as::<_, SiteRow>(
