@@ -52,6 +52,30 @@ pub fn settings_of(site: &haven_store::SiteRow) -> SiteSettings {
     })
 }
 
+fn candidates(rows: &[ClientRow]) -> impl Iterator<Item = Candidate<'_>> {
+    rows.iter().map(|r| Candidate {
+        code: &r.code,
+        alias: r.alias.as_deref(),
+        year_of_birth: r.year_of_birth,
+    })
+}
+
+/// Ranked candidates back to the rows they came from (codes are unique per site).
+fn suggestions(rows: &[ClientRow], ranked: Vec<(Candidate<'_>, f64)>) -> Vec<Suggestion> {
+    ranked
+        .into_iter()
+        .filter_map(|(c, score)| {
+            rows.iter().find(|r| r.code == c.code).map(|r| Suggestion {
+                id: r.id.clone(),
+                code: r.code.clone(),
+                alias: r.alias.clone(),
+                year_of_birth: r.year_of_birth,
+                score,
+            })
+        })
+        .collect()
+}
+
 /// Likely duplicates of a draft at a site: year of birth ± 1 and a similar
 /// code or alias (dcr-practice §2.3 design recommendation).
 pub async fn find_duplicates(
@@ -67,27 +91,8 @@ pub async fn find_duplicates(
         alias,
         year_of_birth: yob,
     };
-    let ranked = rank_duplicates(
-        &query,
-        rows.iter().map(|r| Candidate {
-            code: &r.code,
-            alias: r.alias.as_deref(),
-            year_of_birth: r.year_of_birth,
-        }),
-        5,
-    );
-    Ok(ranked
-        .into_iter()
-        .filter_map(|(c, score)| {
-            rows.iter().find(|r| r.code == c.code).map(|r| Suggestion {
-                id: r.id.clone(),
-                code: r.code.clone(),
-                alias: r.alias.clone(),
-                year_of_birth: r.year_of_birth,
-                score,
-            })
-        })
-        .collect())
+    let ranked = rank_duplicates(&query, candidates(&rows), 5);
+    Ok(suggestions(&rows, ranked))
 }
 
 /// Registers a client. Unless `confirmed`, likely duplicates stop the
@@ -164,27 +169,8 @@ pub async fn similar(store: &Store, ctx: &Ctx, site_id: &str, q: &str) -> AppRes
         return Ok(Vec::new());
     }
     let rows = store.clients_for_matching(site_id, 50_000).await?;
-    let ranked = haven_domain::similarity::rank_similar_to_text(
-        q,
-        rows.iter().map(|r| Candidate {
-            code: &r.code,
-            alias: r.alias.as_deref(),
-            year_of_birth: r.year_of_birth,
-        }),
-        5,
-    );
-    Ok(ranked
-        .into_iter()
-        .filter_map(|(c, score)| {
-            rows.iter().find(|r| r.code == c.code).map(|r| Suggestion {
-                id: r.id.clone(),
-                code: r.code.clone(),
-                alias: r.alias.clone(),
-                year_of_birth: r.year_of_birth,
-                score,
-            })
-        })
-        .collect())
+    let ranked = haven_domain::similarity::rank_similar_to_text(q, candidates(&rows), 5);
+    Ok(suggestions(&rows, ranked))
 }
 
 /// Looks up clients by code prefix for the API; each record returned is an

@@ -34,7 +34,21 @@ pub struct SiteForm {
 
 /// Creates a site (installation admins).
 pub async fn create_site(store: &Store, ctx: &Ctx, f: &SiteForm) -> AppResult<SiteRow> {
-    let role = authorize(&ctx.actor, Action::CreateSite, &Resource::Installation).map_err(AppError::Denied)?;
+    let role = match authorize(&ctx.actor, Action::CreateSite, &Resource::Installation) {
+        Ok(role) => role,
+        Err(d) => {
+            // Refusals are audited like those at a site (ASVS 5.0 16.3.2).
+            store
+                .audit(
+                    &ctx.audit_ctx(None, None),
+                    haven_domain::audit::AuditAction::Denied,
+                    Action::CreateSite.as_str(),
+                    None,
+                )
+                .await?;
+            return Err(AppError::Denied(d));
+        }
+    };
     let input = validate_site(&f.code, &f.name, &f.timezone, &f.opens, &f.closes, &f.code_scheme)?;
     let audit = ctx.audit_ctx(None, Some(role.as_str()));
     let site = store

@@ -1111,20 +1111,25 @@ pub async fn admin_page(State(state): State<AppState>, staff: Staff, Query(q): Q
     .await
 }
 
+/// The site form's fields; `code` is the site's own when editing.
+fn site_form(f: &FormData, code: &str) -> sites::SiteForm {
+    sites::SiteForm {
+        code: code.into(),
+        name: f.get("name").into(),
+        timezone: f.get("timezone").into(),
+        opens: f.get("opens").into(),
+        closes: f.get("closes").into(),
+        code_scheme: f.get("code_scheme").into(),
+    }
+}
+
 fn saved() -> PageResult {
     Ok(Redirect::to("/admin?saved=1").into_response())
 }
 
 pub async fn admin_site(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
     let site = site_of(&state, &staff).await?;
-    let form = sites::SiteForm {
-        code: site.code.clone(),
-        name: f.get("name").into(),
-        timezone: f.get("timezone").into(),
-        opens: f.get("opens").into(),
-        closes: f.get("closes").into(),
-        code_scheme: f.get("code_scheme").into(),
-    };
+    let form = site_form(&f, &site.code);
     match sites::update_site(&state.store, &staff.ctx, &site.id, &form).await {
         Ok(()) => saved(),
         Err(AppError::Invalid(inv)) => {
@@ -1145,14 +1150,7 @@ pub async fn admin_site(State(state): State<AppState>, staff: Staff, f: FormData
 
 /// Creates a new site (installation admins); the creator becomes its admin.
 pub async fn admin_create_site(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
-    let form = sites::SiteForm {
-        code: f.get("code").into(),
-        name: f.get("name").into(),
-        timezone: f.get("timezone").into(),
-        opens: f.get("opens").into(),
-        closes: f.get("closes").into(),
-        code_scheme: f.get("code_scheme").into(),
-    };
+    let form = site_form(&f, f.get("code"));
     match sites::create_site(&state.store, &staff.ctx, &form).await {
         Ok(_) => saved(),
         Err(AppError::Invalid(inv)) => {

@@ -1145,3 +1145,101 @@ async fn a_form_sent_after_the_session_ended_survives_the_login_wcag_2_2_5_t9() 
     assert_eq!(s.db.store.visit_count(&site.id).await.unwrap(), before + 1);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_create_sites_and_spaces_in_the_ui_managers_cannot_create_sites() {
+    let s = TestServer::start().await;
+    let (a, csrf) = s.login("demo-admin").await;
+    let site = |code: &str, tz: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("code", code.to_string()),
+            ("name", "Edinburgh".to_string()),
+            ("timezone", tz.to_string()),
+            ("opens", "10:00".to_string()),
+            ("closes", "18:00".to_string()),
+            ("code_scheme", "slk581".to_string()),
+        ]
+    };
+    let r = a
+        .post(s.url("/admin/sites"))
+        .form(&site("EDN", "Mars/Olympus"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"new_timezone-error\"") && html.contains("value=\"Mars/Olympus\""));
+    let r = a
+        .post(s.url("/admin/sites"))
+        .form(&site("EDN", "Europe/London"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let edn = s.db.store.site_by_code("EDN").await.unwrap();
+    assert_eq!(edn.code_scheme, "slk581");
+    let admin = s.db.store.user_by_name("demo-admin").await.unwrap();
+    assert!(
+        s.db.store
+            .roles(&admin.id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.site_id == edn.id && r.role == "admin")
+    );
+    let r = a
+        .post(s.url("/admin/sites"))
+        .form(&site("EDN", "Europe/London"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        422,
+        "a second site with the same code is refused at the field"
+    );
+    // Spaces at the admin's current site.
+    let r = a
+        .post(s.url("/admin/spaces"))
+        .form(&[("csrf", csrf.as_str()), ("label", "Inhale 1"), ("kind", "inhalation")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let gla = s.db.store.site_by_code("GLA").await.unwrap();
+    assert!(
+        s.db.store
+            .spaces(&gla.id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|sp| sp.label == "Inhale 1" && sp.kind == "inhalation")
+    );
+    let r = a
+        .post(s.url("/admin/spaces"))
+        .form(&[("csrf", csrf.as_str()), ("label", "Inhale 1"), ("kind", "inhalation")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "duplicate label named at the field");
+    let (m, mcsrf) = s.login("demo-manager").await;
+    let denied = denied_count(&s).await;
+    let r = m
+        .post(s.url("/admin/sites"))
+        .form(&[
+            ("csrf", mcsrf.as_str()),
+            ("code", "XYZ"),
+            ("name", "X"),
+            ("timezone", "Europe/London"),
+            ("opens", "09:00"),
+            ("closes", "17:00"),
+            ("code_scheme", "site"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(denied_count(&s).await, denied + 1, "the refusal is audited");
+    s.stop().await;
+}
