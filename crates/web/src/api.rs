@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::{
     AppState,
-    error::{ApiError, problem},
+    error::{ApiError, problem, problem_with},
     security::Staff,
 };
 
@@ -61,6 +61,23 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for ApiBody {
             )
         })
     }
+}
+
+/// A malformed query string as problem details naming the failing parameter
+/// (serde names a missing or unknown field in its message).
+fn bad_query(e: &axum::extract::rejection::QueryRejection, hint: &str) -> Response {
+    let msg = e.body_text();
+    let field = msg
+        .split('`')
+        .nth(1)
+        .map(str::to_string)
+        .unwrap_or_else(|| "query".into());
+    problem(
+        StatusCode::BAD_REQUEST,
+        "Malformed request",
+        &format!("{msg}; {hint}"),
+        &[FieldError::new(field, msg.clone())],
+    )
 }
 
 /// Parses a JSON body strictly, naming the failing field (unknown fields,
@@ -201,19 +218,15 @@ async fn create_client(
             Ok((StatusCode::CREATED, Json(client_json(&c, &site.code))).into_response())
         }
         clients::Registration::PossibleDuplicates(s) => {
-            let mut r = problem(
+            let mut extra = serde_json::Map::new();
+            extra.insert("possible_duplicates".into(), json!(s));
+            Ok(problem_with(
                 StatusCode::CONFLICT,
                 "Possible duplicate",
                 "likely existing records found; check them, or repeat with \"confirm_new\": true",
                 &[],
-            );
-            let body = json!({
-                "type": "about:blank", "title": "Possible duplicate", "status": 409,
-                "detail": "likely existing records found; check them, or repeat with \"confirm_new\": true",
-                "errors": [], "possible_duplicates": s,
-            });
-            *r.body_mut() = axum::body::Body::from(body.to_string());
-            Ok(r)
+                extra,
+            ))
         }
     }
 }
@@ -231,22 +244,20 @@ async fn find_clients(
     staff: Staff,
     q: Result<Query<FindClients>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
-    let Ok(Query(q)) = q else {
-        return Ok(problem(
-            StatusCode::BAD_REQUEST,
-            "Malformed request",
-            "give ?code= (and optionally &site=)",
-            &[FieldError::new("code", "required")],
-        ));
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => return Ok(bad_query(&e, "give ?code= (and optionally &site=)")),
     };
     let sites: Vec<haven_store::SiteRow> = match &q.site {
         Some(code) => vec![site_by_code(&state, code).await?],
         None => haven_app::sites::my_sites(&state.store, &staff.ctx).await?,
     };
     let mut out = Vec::new();
+    // A named site is checked (and a refusal audited) by the use case; without
+    // one, only the actor's sites where client records may be read are searched.
     for site in sites
         .iter()
-        .filter(|s| staff.ctx.can(haven_domain::auth::Action::ViewClient, &s.id) || q.site.is_some())
+        .filter(|s| q.site.is_some() || staff.ctx.can(haven_domain::auth::Action::ViewClient, &s.id))
     {
         for c in clients::lookup_by_code(&state.store, &staff.ctx, &site.id, &q.code).await? {
             out.push(client_json(&c, &site.code));
@@ -357,13 +368,9 @@ async fn list_visits(
     staff: Staff,
     q: Result<Query<ListVisits>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
-    let Ok(Query(q)) = q else {
-        return Ok(problem(
-            StatusCode::BAD_REQUEST,
-            "Malformed request",
-            "give ?site= (and optionally &date=YYYY-MM-DD, &code=)",
-            &[FieldError::new("site", "required")],
-        ));
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => return Ok(bad_query(&e, "give ?site= (and optionally &date=YYYY-MM-DD, &code=)")),
     };
     let site = site_by_code(&state, &q.site).await?;
     let date = match q.date.as_deref() {

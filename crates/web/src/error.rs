@@ -27,13 +27,27 @@ pub fn error_page(title: &str, message: &str) -> Html<String> {
 
 /// RFC 9457 problem details, with the failing fields named in `errors`.
 pub fn problem(status: StatusCode, title: &str, detail: &str, errors: &[FieldError]) -> Response {
-    let body = serde_json::json!({
+    problem_with(status, title, detail, errors, serde_json::Map::new())
+}
+
+/// Problem details with extension members (RFC 9457 §3.2), e.g. `possible_duplicates`.
+pub fn problem_with(
+    status: StatusCode,
+    title: &str,
+    detail: &str,
+    errors: &[FieldError],
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> Response {
+    let mut body = serde_json::json!({
         "type": "about:blank",
         "title": title,
         "status": status.as_u16(),
         "detail": detail,
         "errors": errors.iter().map(|e| serde_json::json!({"field": e.field, "message": e.message})).collect::<Vec<_>>(),
     });
+    if let Some(obj) = body.as_object_mut() {
+        obj.extend(extra);
+    }
     let mut res = (status, body.to_string()).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

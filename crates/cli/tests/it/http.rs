@@ -1243,3 +1243,21 @@ async fn admins_create_sites_and_spaces_in_the_ui_managers_cannot_create_sites()
     assert_eq!(denied_count(&s).await, denied + 1, "the refusal is audited");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_possible_duplicate_is_a_409_listing_them_until_confirmed() {
+    let s = TestServer::start().await;
+    let token = s.token("demo-worker").await;
+    let c = reqwest::Client::new();
+    let body = |alias: &str, confirm: bool| json!({"site": "GLA", "year_of_birth": 1981, "gender": "male", "home_area": "G2", "alias": alias, "confirm_new": confirm});
+    let (st, first, _) = api_post(&c, s.url("/api/v1/clients"), &token, body("Stevie Boy", false)).await;
+    assert_eq!(st, 201);
+    let (st, p, ctype) = api_post(&c, s.url("/api/v1/clients"), &token, body("Stevie Boi", false)).await;
+    assert_eq!(st, 409);
+    assert_eq!(ctype.as_deref(), Some("application/problem+json"));
+    assert_eq!(p["possible_duplicates"][0]["code"], first["code"]);
+    assert_eq!(p["status"], 409);
+    let (st, _, _) = api_post(&c, s.url("/api/v1/clients"), &token, body("Stevie Boi", true)).await;
+    assert_eq!(st, 201);
+    s.stop().await;
+}
