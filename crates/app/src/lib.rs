@@ -5,6 +5,8 @@
 pub mod auth;
 pub mod clients;
 pub mod demo;
+pub mod emergencies;
+pub mod floor;
 pub mod sites;
 pub mod visits;
 

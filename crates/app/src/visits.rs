@@ -22,7 +22,22 @@ pub async fn check_in(
     let site_id = client_site_for_visit(store, ctx, client_id).await?;
     let audit = ctx.allow(store, Action::RecordVisit, &site_id).await?;
     let site = store.site(&site_id).await?;
-    let v = prepare_check_in(draft, &settings_of(&site), haven_domain::clock::now())?;
+    let settings = settings_of(&site);
+    let now = haven_domain::clock::now();
+    let v = prepare_check_in(draft, &settings, now)?;
+    let (eligibility, override_reason) = match &v.route {
+        // A visit without consumption (wound care, a shower) is not checked
+        // against the consumption rules.
+        None => (None, None),
+        Some(route) => {
+            let a = assess_eligibility(store, &site, &settings, client_id, draft, &v.substances, route, now).await?;
+            let over = haven_domain::eligibility::check_override(&a, draft.override_reason.as_deref())?;
+            if over.is_some() {
+                ctx.allow(store, Action::OverrideEligibility, &site_id).await?;
+            }
+            (Some(a.to_json()), over)
+        }
+    };
     let key = match idempotency_key.map(str::trim) {
         Some(k) if k.is_empty() || k.len() > 200 => {
             return Err(Invalid::one("Idempotency-Key", "must be 1–200 characters").into());
@@ -42,9 +57,52 @@ pub async fn check_in(
                 otherwise_place: v.otherwise_place,
                 refusal_reason: None,
                 idempotency_key: key,
+                eligibility,
+                override_reason,
             },
         )
         .await?)
+}
+
+/// Runs the site's eligibility rules for a consumption check-in.
+#[allow(clippy::too_many_arguments)]
+async fn assess_eligibility(
+    store: &Store,
+    site: &haven_store::SiteRow,
+    settings: &haven_domain::site::SiteSettings,
+    client_id: &str,
+    draft: &CheckInDraft,
+    substances: &[String],
+    route: &str,
+    now: OffsetDateTime,
+) -> AppResult<haven_domain::eligibility::Assessment> {
+    use haven_domain::site::SpaceKind;
+    let client = store.client(&site.id, client_id).await?;
+    let mut kinds: Vec<SpaceKind> = Vec::new();
+    for s in store.spaces(&site.id).await? {
+        if let Some(k) = SpaceKind::parse(&s.kind)
+            && !kinds.contains(&k)
+        {
+            kinds.push(k);
+        }
+    }
+    // A site without spaces yet is not blocked here; starting an episode checks the space.
+    if kinds.is_empty() {
+        kinds = vec![SpaceKind::Injecting, SpaceKind::Inhalation];
+    }
+    let year = haven_domain::clock::local_date(&site.timezone, now).map_or(now.year(), |d| d.year());
+    Ok(haven_domain::eligibility::assess(
+        &settings.eligibility,
+        &draft.eligibility,
+        &haven_domain::eligibility::Subject {
+            year_of_birth: client.year_of_birth,
+            home_area: &client.home_area,
+            substances,
+            route,
+            year,
+        },
+        &kinds,
+    ))
 }
 
 /// Records a refusal with its reason (dcr-practice §4.2: refusals counted by reason).
@@ -72,6 +130,8 @@ pub async fn refuse(
                 otherwise_place: None,
                 refusal_reason: Some(reason),
                 idempotency_key: None,
+                eligibility: None,
+                override_reason: None,
             },
         )
         .await?;
@@ -108,6 +168,18 @@ pub async fn check_out(
     let audit = ctx.allow(store, Action::RecordVisit, &site_id).await?;
     let v = store.visit(&site_id, visit_id).await?;
     let t = check_out_time(&v.state(), left_at, haven_domain::clock::now())?;
+    let episodes = store.episodes_of_visit(&site_id, visit_id).await?;
+    if episodes.iter().any(|e| e.ended_at.is_none()) {
+        return Err(Invalid::one("visit", "end the episode in the space first").into());
+    }
+    // Leaving the building ends after-care.
+    for a in store.aftercare_of_visit(&site_id, visit_id).await? {
+        if a.left_at.is_none() {
+            store
+                .leave_aftercare(&audit, &site_id, &a.id, t.max(a.entered_at), "")
+                .await?;
+        }
+    }
     store.check_out(&audit, &site_id, visit_id, t).await?;
     Ok(store.visit(&site_id, visit_id).await?)
 }

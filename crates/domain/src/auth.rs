@@ -100,11 +100,19 @@ pub enum Action {
     CreateSite,
     /// See aggregate (non-identifying) figures and reports.
     ViewAggregates,
+    /// See the booth board, the handover page and emergency records.
+    ViewFloor,
+    /// Assign spaces, record observation checks, end episodes, after-care.
+    RecordEpisode,
+    /// Check a person in although an eligibility rule fails (dcr-practice §4.2).
+    OverrideEligibility,
+    /// Open and record a medical emergency (anyone clinical on the floor).
+    RecordEmergency,
 }
 
 impl Action {
     /// Every action, for table-driven tests and docs.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 17] = [
         Action::ViewSiteFigures,
         Action::ViewClient,
         Action::ViewIdentity,
@@ -118,6 +126,10 @@ impl Action {
         Action::ManageStaff,
         Action::CreateSite,
         Action::ViewAggregates,
+        Action::ViewFloor,
+        Action::RecordEpisode,
+        Action::OverrideEligibility,
+        Action::RecordEmergency,
     ];
 
     /// Stable name used in audit events.
@@ -136,6 +148,10 @@ impl Action {
             Action::ManageStaff => "manage_staff",
             Action::CreateSite => "create_site",
             Action::ViewAggregates => "view_aggregates",
+            Action::ViewFloor => "view_floor",
+            Action::RecordEpisode => "record_episode",
+            Action::OverrideEligibility => "override_eligibility",
+            Action::RecordEmergency => "record_emergency",
         }
     }
 }
@@ -195,7 +211,9 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         ViewSiteFigures | ViewAggregates => true,
         ViewClient | ViewVisits => matches!(role, Worker | Nurse | Prescriber | Pharmacist | Manager),
         RegisterClient => matches!(role, Worker | Nurse | Prescriber | Pharmacist | Manager),
-        RecordVisit => matches!(role, Worker | Nurse | Manager),
+        RecordVisit | RecordEpisode => matches!(role, Worker | Nurse | Manager),
+        ViewFloor | RecordEmergency => matches!(role, Worker | Nurse | Prescriber | Pharmacist | Manager),
+        OverrideEligibility => matches!(role, Nurse | Manager),
         ViewIdentity => matches!(role, Nurse | Prescriber | Pharmacist | Manager),
         VoidVisit => matches!(role, Nurse | Manager),
         MergeClients | ViewAccessLog => matches!(role, Manager),
@@ -317,15 +335,15 @@ mod tests {
     /// The expected matrix, written out independently of `role_allows` so a
     /// change to either is caught. Columns follow `Action::ALL`.
     /// Rows: worker, nurse, prescriber, pharmacist, manager, evaluator, admin.
-    const EXPECTED: [[u8; 13]; 7] = [
-        // fig cli idn reg mrg vis lst void log site staff new agg
-        [1, 1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 1], // worker
-        [1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1], // nurse
-        [1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1], // prescriber
-        [1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1], // pharmacist
-        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1], // manager
-        [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], // evaluator
-        [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1], // admin
+    const EXPECTED: [[u8; 17]; 7] = [
+        // fig cli idn reg mrg vis lst void log site staff new agg flr epi ovr emg
+        [1, 1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1], // worker
+        [1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1], // nurse
+        [1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1], // prescriber
+        [1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1], // pharmacist
+        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1], // manager
+        [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0], // evaluator
+        [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0], // admin
     ];
 
     #[test]

@@ -51,6 +51,13 @@ pub struct SiteSettings {
     pub client_flags: Vec<String>,
     /// How home areas are written: `uk_district`, `ca_fsa` or `free`.
     pub home_area_format: String,
+    /// Eligibility rules checked at check-in (dcr-practice §4.1).
+    pub eligibility: crate::eligibility::EligibilityRules,
+    /// Board timers per space kind (check interval, time limit).
+    pub timers: crate::floor::Timers,
+    /// What makes an emergency "potentially fatal"; the default follows
+    /// Milloy et al. 2008 (naloxone, or an ambulance): impact-methods §1.1.
+    pub potentially_fatal: Vec<String>,
 }
 
 impl Default for SiteSettings {
@@ -82,6 +89,12 @@ impl Default for SiteSettings {
             ]),
             client_flags: v(&["history_of_overdose", "pregnant", "wound_care", "no_fixed_abode"]),
             home_area_format: "uk_district".into(),
+            eligibility: crate::eligibility::EligibilityRules::default(),
+            timers: crate::floor::Timers::default(),
+            potentially_fatal: crate::emergency::default_fatal_criteria()
+                .into_iter()
+                .map(|c| c.as_str().to_string())
+                .collect(),
         }
     }
 }
@@ -125,6 +138,15 @@ impl SiteSettings {
         }
         if !["uk_district", "ca_fsa", "free"].contains(&self.home_area_format.as_str()) {
             inv.push("home_area_format", "use uk_district, ca_fsa or free");
+        }
+        if let Err(e) = self.eligibility.validate(&self.substances, &self.routes) {
+            inv.0.extend(e.0);
+        }
+        if let Err(e) = self.timers.validate() {
+            inv.0.extend(e.0);
+        }
+        if let Err(e) = crate::emergency::parse_fatal_criteria(&self.potentially_fatal) {
+            inv.0.extend(e.0);
         }
         inv.into_result()
     }

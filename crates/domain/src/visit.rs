@@ -33,6 +33,12 @@ pub struct CheckInDraft {
     /// Arrival time; defaults to now.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub arrived_at: Option<OffsetDateTime>,
+    /// Staff answers to the eligibility questions (dcr-practice §4.1).
+    #[serde(default)]
+    pub eligibility: crate::eligibility::Answers,
+    /// Why a failing eligibility rule is overridden (nurse or manager).
+    #[serde(default)]
+    pub override_reason: Option<String>,
 }
 
 /// A validated check-in.
@@ -120,7 +126,8 @@ pub fn prepare_refusal(
     let mut inv = Invalid::default();
     let at = crate::clock::truncate_micros(at.unwrap_or(now));
     check_time(&mut inv, "arrived_at", at, now);
-    if !settings.refusal_reasons.iter().any(|r| r == reason) {
+    // A failing eligibility rule is itself a reason, so refusals count by rule (dcr-practice §4.2).
+    if !settings.refusal_reasons.iter().any(|r| r == reason) && !crate::eligibility::RULE_CODES.contains(&reason) {
         inv.push(
             "reason",
             format!("choose one of: {}", settings.refusal_reasons.join(", ")),

@@ -8,6 +8,8 @@
 mod audit;
 mod bulk;
 mod clients;
+mod emergencies;
+mod floor;
 mod raw;
 mod sessions;
 mod sites;
@@ -18,6 +20,11 @@ mod visits;
 pub use audit::{AuditCtx, AuditRow, verify as verify_audit};
 pub use bulk::{BulkClient, BulkVisit};
 pub use clients::{ClientRow, IdentityRow, MergeRow, NewClientRecord};
+pub use emergencies::{AmendmentRow, CloseEmergencyRecord, EmergencyRow, EntryRow, NewEmergencyRecord};
+pub use floor::{
+    AftercareRow, BoardSpaceRow, CheckRow, EpisodeRow, HandoverNoteRow, NewCheckRecord, NewEpisodeRecord, SpaceMark,
+    WaitingRow,
+};
 pub use sessions::{SessionRow, TokenRow};
 pub use sites::{SiteRow, SpaceRow};
 pub use users::{RoleRow, UserRow};

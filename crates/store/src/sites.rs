@@ -45,6 +45,8 @@ pub struct SpaceRow {
     pub wheelchair: bool,
     /// In service.
     pub in_service: bool,
+    /// Used and not yet cleaned.
+    pub needs_cleaning: bool,
 }
 
 impl Store {
@@ -228,7 +230,8 @@ impl Store {
     /// The spaces of a site, by label.
     pub async fn spaces(&self, site_id: &str) -> Result<Vec<SpaceRow>> {
         read!(self, |c| Ok(sqlx::query_as::<_, SpaceRow>(
-            "SELECT id, site_id, label, kind, wheelchair, in_service FROM spaces WHERE site_id = $1 ORDER BY label"
+            "SELECT id, site_id, label, kind, wheelchair, in_service, needs_cleaning FROM spaces WHERE site_id = $1 \
+             ORDER BY label"
         )
         .bind(site_id.to_string())
         .fetch_all(c)

@@ -38,6 +38,10 @@ pub struct VisitRow {
     pub voided_at: Option<OffsetDateTime>,
     /// Why voided.
     pub void_reason: Option<String>,
+    /// Every eligibility rule's result, as JSON (dcr-practice §4.2).
+    pub eligibility: Option<String>,
+    /// Why a failing rule was overridden.
+    pub override_reason: Option<String>,
 }
 
 impl VisitRow {
@@ -87,10 +91,15 @@ pub struct NewVisitRecord {
     pub refusal_reason: Option<String>,
     /// Idempotency key from the API client.
     pub idempotency_key: Option<String>,
+    /// Eligibility results as JSON.
+    pub eligibility: Option<String>,
+    /// Override reason (the actor is recorded as the overrider).
+    pub override_reason: Option<String>,
 }
 
 const VISIT_SELECT: &str = "SELECT v.id, v.site_id, v.client_id, c.code AS client_code, v.status, v.arrived_at, \
-     v.left_at, v.substances, v.route, v.otherwise_place, v.refusal_reason, v.created_by, v.voided_at, v.void_reason \
+     v.left_at, v.substances, v.route, v.otherwise_place, v.refusal_reason, v.created_by, v.voided_at, v.void_reason, \
+     v.eligibility, v.override_reason \
      FROM visits v JOIN clients c ON c.id = v.client_id";
 
 /// Whether a visit was newly created or an earlier one with the same
@@ -135,8 +144,8 @@ impl Store {
                 };
                 sqlx::query(
                     "INSERT INTO visits (id, site_id, client_id, status, arrived_at, substances, route, \
-                     otherwise_place, refusal_reason, created_by, created_at, idempotency_key) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                     otherwise_place, refusal_reason, created_by, created_at, idempotency_key, eligibility, override_reason, \
+                     override_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                 )
                 .bind(&id)
                 .bind(site_id)
@@ -150,6 +159,9 @@ impl Store {
                 .bind(&actor)
                 .bind(Ts(haven_domain::clock::now()))
                 .bind(&rec.idempotency_key)
+                .bind(&rec.eligibility)
+                .bind(&rec.override_reason)
+                .bind(rec.override_reason.as_ref().map(|_| actor.clone()))
                 .execute(&mut **tx)
                 .await?;
                 append_audit!(tx, pg, ctx, AuditAction::Create, "visit", Some(id.clone()));
@@ -182,6 +194,8 @@ impl Store {
                     created_by: actor,
                     voided_at: None,
                     void_reason: None,
+                    eligibility: rec.eligibility.clone(),
+                    override_reason: rec.override_reason.clone(),
                 },
                 Created::New,
             )),

@@ -316,6 +316,8 @@ async fn create_visit(
         route: b.route,
         otherwise_place: b.otherwise_place,
         arrived_at,
+
+        ..Default::default()
     };
     let (v, created) = visits::check_in(&state.store, &staff.ctx, &b.client_id, &draft, key).await?;
     let status = if created == Created::New {

@@ -3,10 +3,13 @@
 //! staff member and the input, call one `haven_app` use case, and render.
 
 pub mod api;
+pub mod board;
 mod error;
 mod form;
 mod security;
 mod views;
+mod views_emergency;
+mod views_floor;
 
 use std::{
     collections::HashMap,
@@ -91,12 +94,15 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     /// Login limiter.
     pub limiter: Arc<RateLimiter>,
+    /// Live boards.
+    pub board: Arc<board::BoardHub>,
 }
 
 impl AppState {
     /// New state.
     pub fn new(store: Store, config: WebConfig) -> Self {
         Self {
+            board: Arc::new(board::BoardHub::new(store.clone())),
             store,
             config: Arc::new(config),
             limiter: Arc::new(RateLimiter::default()),
@@ -160,6 +166,28 @@ pub fn router(state: AppState) -> Router {
         .route("/visits", get(views::visits_page))
         .route("/visits/{id}/checkout", post(views::visit_checkout))
         .route("/visits/{id}/void", post(views::visit_void))
+        .route("/board", get(views_floor::board_page))
+        .route("/board/events", get(board::events))
+        .route("/episodes", post(views_floor::episode_start))
+        .route("/episodes/{id}/checks", post(views_floor::episode_check))
+        .route("/episodes/{id}/end", post(views_floor::episode_end))
+        .route("/spaces/{id}/mark", post(views_floor::space_mark))
+        .route("/visits/{id}/aftercare", post(views_floor::aftercare_enter))
+        .route("/aftercare/{id}/leave", post(views_floor::aftercare_leave))
+        .route("/handover", get(views_emergency::handover_page))
+        .route("/handover/notes", post(views_emergency::handover_note))
+        .route(
+            "/emergencies",
+            get(views_emergency::emergencies_page).post(views_emergency::emergency_open),
+        )
+        .route("/emergencies/new", get(views_emergency::emergency_new_page))
+        .route("/emergencies/{id}", get(views_emergency::emergency_page))
+        .route("/emergencies/{id}/entries", post(views_emergency::emergency_entry))
+        .route(
+            "/emergencies/{id}/entries/{entry_id}/amend",
+            post(views_emergency::emergency_amend),
+        )
+        .route("/emergencies/{id}/close", post(views_emergency::emergency_close))
         .route("/admin", get(views::admin_page))
         .route("/admin/site", post(views::admin_site))
         .route("/admin/sites", post(views::admin_create_site))
@@ -195,6 +223,13 @@ pub async fn serve(
             tokio::time::sleep(Duration::from_secs(600)).await;
         }
     });
+    // Open board streams never end by themselves: end them when shutdown
+    // starts, so the graceful drain is not held open by wall screens.
+    let stop = state.board.shutdown.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stop.cancel();
+    };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     purge.abort();

@@ -30,6 +30,9 @@ pub struct Staff {
     pub secret: Option<String>,
     /// The site the person is working at (sessions only).
     pub site_id: Option<String>,
+    /// Open emergencies at that site, for the banner on every page (page
+    /// requests of sessions only).
+    pub emergencies: Vec<haven_store::EmergencyRow>,
 }
 
 impl Staff {
@@ -163,6 +166,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                     session: None,
                     secret: None,
                     site_id: None,
+                    emergencies: Vec::new(),
                 })
             }
             Err(AppError::Unauthenticated) => {
@@ -187,14 +191,24 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                     .clone()
                     .filter(|s| actor.role_at(s).is_some())
                     .or_else(|| actor.grants.first().map(|g| g.site_id.clone()));
+                let ctx = Ctx {
+                    actor,
+                    request_id: request_id.clone(),
+                };
+                // Only full pages show the banner; the live board and static files do not need it.
+                let page = method == Method::GET && !path.starts_with("/static/") && !path.starts_with("/board/");
+                let emergencies = match (&site_id, page) {
+                    (Some(site), true) => haven_app::floor::open_emergencies(&state.store, &ctx, site)
+                        .await
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
                 staff = Some(Staff {
-                    ctx: Ctx {
-                        actor,
-                        request_id: request_id.clone(),
-                    },
+                    ctx,
                     session: Some(session),
                     secret: Some(secret),
                     site_id,
+                    emergencies,
                 });
             }
             Err(AppError::Unauthenticated) => {}

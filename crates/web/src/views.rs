@@ -26,10 +26,10 @@ use crate::{
     security::{ClientIp, RequestId, Staff, clear_cookie, session_cookie},
 };
 
-type PageResult = Result<Response, PageError>;
+pub(crate) type PageResult = Result<Response, PageError>;
 
 /// Renders a template with a status.
-fn render<T: Template>(status: StatusCode, t: &T) -> Response {
+pub(crate) fn render<T: Template>(status: StatusCode, t: &T) -> Response {
     match t.render() {
         Ok(html) => {
             let mut r = (status, Html(html)).into_response();
@@ -76,9 +76,12 @@ pub struct Chrome {
     can_admin: bool,
     current: &'static str,
     notice: Option<String>,
+    can_floor: bool,
+    /// Open emergencies at the site: shown on every page until closed.
+    emergencies: Vec<crate::board::EmergencyLine>,
 }
 
-async fn site_of(state: &AppState, staff: &Staff) -> Result<SiteRow, PageError> {
+pub(crate) async fn site_of(state: &AppState, staff: &Staff) -> Result<SiteRow, PageError> {
     let Some(site_id) = &staff.site_id else {
         return Err(PageError(AppError::Conflict(
             "your account has no role at any site; ask a manager".into(),
@@ -87,7 +90,7 @@ async fn site_of(state: &AppState, staff: &Staff) -> Result<SiteRow, PageError> 
     Ok(state.store.site(site_id).await.map_err(AppError::from)?)
 }
 
-fn chrome(staff: &Staff, site: &SiteRow, current: &'static str, notice: Option<String>) -> Chrome {
+pub(crate) fn chrome(staff: &Staff, site: &SiteRow, current: &'static str, notice: Option<String>) -> Chrome {
     let ctx = &staff.ctx;
     Chrome {
         username: ctx.actor.username.clone(),
@@ -100,14 +103,20 @@ fn chrome(staff: &Staff, site: &SiteRow, current: &'static str, notice: Option<S
         can_admin: ctx.can(Action::ManageSite, &site.id) || ctx.can(Action::ManageStaff, &site.id),
         current,
         notice,
+        can_floor: ctx.can(Action::ViewFloor, &site.id),
+        emergencies: staff
+            .emergencies
+            .iter()
+            .map(|e| crate::board::emergency_line(site, e))
+            .collect(),
     }
 }
 
-fn hhmm(site: &SiteRow, t: time::OffsetDateTime) -> String {
+pub(crate) fn hhmm(site: &SiteRow, t: time::OffsetDateTime) -> String {
     haven_domain::clock::local_hhmm(&site.timezone, t)
 }
 
-fn local_datetime(site: &SiteRow, t: time::OffsetDateTime) -> String {
+pub(crate) fn local_datetime(site: &SiteRow, t: time::OffsetDateTime) -> String {
     let d = haven_domain::clock::local_date(&site.timezone, t)
         .map(|d| d.to_string())
         .unwrap_or_default();
@@ -856,6 +865,8 @@ pub async fn checkin_submit(State(state): State<AppState>, staff: Staff, f: Form
         route: Some(form.route.clone()).filter(|r| !r.is_empty()),
         otherwise_place: f.opt("otherwise_place"),
         arrived_at: None,
+
+        ..Default::default()
     };
     match visits::check_in(&state.store, &staff.ctx, &client_id, &draft, None).await {
         Ok((v, _)) => {

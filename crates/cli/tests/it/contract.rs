@@ -111,6 +111,8 @@ fn visit_rec(client_id: &str, arrived_at: OffsetDateTime) -> NewVisitRecord {
         otherwise_place: Some("public".into()),
         refusal_reason: None,
         idempotency_key: None,
+        eligibility: None,
+        override_reason: None,
     }
 }
 
