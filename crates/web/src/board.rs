@@ -147,7 +147,6 @@ pub struct SpaceCard {
     check_secs: u32,
     limit_secs: u32,
     emergency_id: String,
-    in_service: bool,
 }
 
 /// A waiting person.
@@ -167,7 +166,6 @@ pub struct WaitingLine {
 #[derive(Debug, Clone)]
 pub struct AftercareLine {
     id: String,
-    visit_id: String,
     client_code: String,
     entered_at: String,
     entered: String,
@@ -193,7 +191,6 @@ pub struct BoardFragment {
     emergencies: Vec<EmergencyLine>,
     free: usize,
     rendered_at: String,
-    csrf: String,
 }
 
 fn rfc(t: time::OffsetDateTime) -> String {
@@ -205,7 +202,7 @@ fn join(xs: &[String]) -> String {
 }
 
 /// Builds the fragment's data from a board.
-pub fn fragment(site: &SiteRow, b: &Board, csrf: &str) -> BoardFragment {
+pub fn fragment(site: &SiteRow, b: &Board) -> BoardFragment {
     let settings = haven_app::clients::settings_of(site);
     let hhmm = |t| haven_domain::clock::local_hhmm(&site.timezone, t);
     let spaces: Vec<SpaceCard> = b
@@ -228,7 +225,6 @@ pub fn fragment(site: &SiteRow, b: &Board, csrf: &str) -> BoardFragment {
             check_secs: s.timers.check_minutes * 60,
             limit_secs: s.timers.limit_minutes * 60,
             emergency_id: s.row.emergency_id.clone().unwrap_or_default(),
-            in_service: s.row.in_service,
         })
         .collect();
     let free: Vec<&haven_app::floor::BoardSpace> = b.spaces.iter().filter(|s| s.state == SpaceState::Free).collect();
@@ -272,7 +268,6 @@ pub fn fragment(site: &SiteRow, b: &Board, csrf: &str) -> BoardFragment {
             .iter()
             .map(|a| AftercareLine {
                 id: a.id.clone(),
-                visit_id: a.visit_id.clone(),
                 client_code: a.client_code.clone(),
                 entered_at: rfc(a.entered_at),
                 entered: hhmm(a.entered_at),
@@ -281,7 +276,6 @@ pub fn fragment(site: &SiteRow, b: &Board, csrf: &str) -> BoardFragment {
         emergencies: b.emergencies.iter().map(|e| emergency_line(site, e)).collect(),
         free: free.len(),
         rendered_at: rfc(b.now),
-        csrf: csrf.to_string(),
     }
 }
 
@@ -308,7 +302,7 @@ pub fn emergency_line(site: &SiteRow, e: &haven_store::EmergencyRow) -> Emergenc
 pub async fn render_fragment(store: &Store, site_id: &str) -> Result<String, String> {
     let site = store.site(site_id).await.map_err(|e| e.to_string())?;
     let b = board_unaudited(store, site_id).await.map_err(|e| e.to_string())?;
-    fragment(&site, &b, "").render().map_err(|e| e.to_string())
+    fragment(&site, &b).render().map_err(|e| e.to_string())
 }
 
 /// `GET /board/events`: the site's live feed. The first event is the board

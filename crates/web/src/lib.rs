@@ -124,6 +124,9 @@ async fn static_file(axum::extract::Path(name): axum::extract::Path<String>) -> 
     let (body, ctype): (&'static [u8], &'static str) = match name.as_str() {
         "haven.css" => (include_bytes!("../static/haven.css"), "text/css; charset=utf-8"),
         "haven.js" => (include_bytes!("../static/haven.js"), "text/javascript; charset=utf-8"),
+        "emergency.css" => (include_bytes!("../static/emergency.css"), "text/css; charset=utf-8"),
+        "favicon.svg" => (include_bytes!("../static/favicon.svg"), "image/svg+xml"),
+        "favicon-alert.svg" => (include_bytes!("../static/favicon-alert.svg"), "image/svg+xml"),
         "htmx.min.js" => (
             include_bytes!("../static/htmx.min.js"),
             "text/javascript; charset=utf-8",
@@ -169,6 +172,7 @@ pub fn router(state: AppState) -> Router {
         .route("/board", get(views_floor::board_page))
         .route("/board/events", get(board::events))
         .route("/episodes", post(views_floor::episode_start))
+        .route("/episodes/{id}", get(views_floor::episode_page))
         .route("/episodes/{id}/checks", post(views_floor::episode_check))
         .route("/episodes/{id}/end", post(views_floor::episode_end))
         .route("/spaces/{id}/mark", post(views_floor::space_mark))

@@ -66,19 +66,19 @@ impl Errors {
 /// What every page's frame shows.
 #[derive(Debug, Clone)]
 pub struct Chrome {
-    username: String,
-    role: String,
-    site_code: String,
-    site_name: String,
-    csrf: String,
-    can_visit: bool,
-    can_clients: bool,
-    can_admin: bool,
-    current: &'static str,
-    notice: Option<String>,
-    can_floor: bool,
+    pub(crate) username: String,
+    pub(crate) role: String,
+    pub(crate) site_code: String,
+    pub(crate) site_name: String,
+    pub(crate) csrf: String,
+    pub(crate) can_visit: bool,
+    pub(crate) can_clients: bool,
+    pub(crate) can_admin: bool,
+    pub(crate) current: &'static str,
+    pub(crate) notice: Option<String>,
+    pub(crate) can_floor: bool,
     /// Open emergencies at the site: shown on every page until closed.
-    emergencies: Vec<crate::board::EmergencyLine>,
+    pub(crate) emergencies: Vec<crate::board::EmergencyLine>,
 }
 
 pub(crate) async fn site_of(state: &AppState, staff: &Staff) -> Result<SiteRow, PageError> {
@@ -743,6 +743,60 @@ pub struct CheckInForm {
     substances: Vec<String>,
     route: String,
     otherwise_place: String,
+    /// Eligibility questions answered yes (their form fields, `elig_<rule>`).
+    answers: Vec<String>,
+    override_reason: String,
+}
+
+impl CheckInForm {
+    /// Whether the eligibility question `code` was answered yes.
+    pub fn answered(&self, code: &str) -> bool {
+        self.answers.iter().any(|a| a == code)
+    }
+}
+
+/// A failing eligibility rule, as the "not eligible" box shows it.
+#[derive(Debug, Clone)]
+pub struct FailedRule {
+    /// Rule code (also the refusal reason).
+    code: String,
+    /// Label.
+    label: &'static str,
+    /// Why it failed, e.g. "under 18 (born 2010)".
+    message: String,
+}
+
+/// The staff-judgement questions, as (rule code, form field, question).
+const ELIGIBILITY_QUESTIONS: [(&str, &str, &str); 5] = [
+    ("intoxicated", "elig_intoxicated", "Visibly intoxicated"),
+    ("pregnant", "elig_pregnant", "Pregnant"),
+    (
+        "accompanied_by_child",
+        "elig_accompanied_by_child",
+        "Accompanied by a child",
+    ),
+    (
+        "first_time_user",
+        "elig_first_time_user",
+        "First-time or occasional user",
+    ),
+    ("on_ost", "elig_on_ost", "On opioid substitution treatment (OST)"),
+];
+
+/// The questions of the rules switched on at the site.
+fn eligibility_questions(rules: &haven_domain::eligibility::EligibilityRules) -> Vec<(&'static str, &'static str)> {
+    ELIGIBILITY_QUESTIONS
+        .iter()
+        .filter(|(code, _, _)| match *code {
+            "intoxicated" => rules.intoxicated.enabled,
+            "pregnant" => rules.pregnant.enabled,
+            "accompanied_by_child" => rules.accompanied_by_child.enabled,
+            "first_time_user" => rules.first_time_user.enabled,
+            "on_ost" => rules.ost.mode != haven_domain::eligibility::OstMode::Admit,
+            _ => false,
+        })
+        .map(|(_, field, question)| (*field, *question))
+        .collect()
 }
 
 #[derive(Template)]
@@ -759,6 +813,27 @@ struct CheckInPage {
     routes: Vec<String>,
     places: Vec<&'static str>,
     refusal_reasons: Vec<String>,
+    /// (form field, question) of the eligibility rules on at the site.
+    questions: Vec<(&'static str, &'static str)>,
+    /// Failing rules after a refused check-in.
+    not_eligible: Vec<FailedRule>,
+    can_override: bool,
+}
+
+impl CheckInPage {
+    /// Errors for the summary at the top: the eligibility result has its own box.
+    fn summary(&self) -> Vec<&FieldError> {
+        self.errors
+            .0
+            .iter()
+            .filter(|e| self.not_eligible.is_empty() || (e.field != "eligibility" && e.field != "override_reason"))
+            .collect()
+    }
+
+    /// The failing rules' labels, for the heading of the box.
+    fn not_eligible_labels(&self) -> String {
+        self.not_eligible.iter().map(|r| r.label).collect::<Vec<_>>().join(", ")
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -794,10 +869,13 @@ fn checkin_page_for(
         selected,
         form,
         errors,
+        questions: eligibility_questions(&settings.eligibility),
         substances: settings.substances,
         routes: settings.routes,
         places: OTHERWISE_PLACES.to_vec(),
         refusal_reasons: settings.refusal_reasons,
+        not_eligible: Vec::new(),
+        can_override: staff.ctx.can(Action::OverrideEligibility, &site.id),
     }
 }
 
@@ -852,21 +930,92 @@ pub async fn checkin_page(State(state): State<AppState>, staff: Staff, Query(q):
     ))
 }
 
+/// The failing rules of a refused check-in, for the "not eligible" box. The
+/// use case reports them as one message; the box needs each rule's code for
+/// its refusal button, so the same rules are run again on the same input.
+async fn failing_rules(
+    state: &AppState,
+    staff: &Staff,
+    site: &SiteRow,
+    client: &ClientRow,
+    draft: &CheckInDraft,
+) -> Result<Vec<FailedRule>, PageError> {
+    use haven_domain::{eligibility, site::SpaceKind};
+    let Some(route) = draft.route.as_deref().filter(|r| !r.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let settings = clients::settings_of(site);
+    let mut kinds: Vec<SpaceKind> = Vec::new();
+    for s in sites::spaces(&state.store, &staff.ctx, &site.id).await? {
+        if let Some(k) = SpaceKind::parse(&s.kind)
+            && !kinds.contains(&k)
+        {
+            kinds.push(k);
+        }
+    }
+    // As the use case: a site without spaces yet is not blocked at check-in.
+    if kinds.is_empty() {
+        kinds = vec![SpaceKind::Injecting, SpaceKind::Inhalation];
+    }
+    let mut substances: Vec<String> = Vec::new();
+    for s in &draft.substances {
+        if !substances.contains(s) {
+            substances.push(s.clone());
+        }
+    }
+    let now = haven_domain::clock::now();
+    let year = haven_domain::clock::local_date(&site.timezone, now).map_or(now.year(), |d| d.year());
+    let a = eligibility::assess(
+        &settings.eligibility,
+        &draft.eligibility,
+        &eligibility::Subject {
+            year_of_birth: client.year_of_birth,
+            home_area: &client.home_area,
+            substances: &substances,
+            route,
+            year,
+        },
+        &kinds,
+    );
+    Ok(a.failed()
+        .into_iter()
+        .map(|r| FailedRule {
+            code: r.rule.clone(),
+            label: eligibility::rule_label(&r.rule),
+            message: r.message.clone(),
+        })
+        .collect())
+}
+
 pub async fn checkin_submit(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
     let site = site_of(&state, &staff).await?;
     let client_id = f.get("client_id").to_string();
+    let yes = |field: &str| f.get(field) == "1";
+    let answers = haven_domain::eligibility::Answers {
+        intoxicated: yes("elig_intoxicated"),
+        pregnant: yes("elig_pregnant"),
+        accompanied_by_child: yes("elig_accompanied_by_child"),
+        first_time_user: yes("elig_first_time_user"),
+        on_ost: yes("elig_on_ost"),
+    };
     let form = CheckInForm {
         substances: f.all("substances"),
         route: f.get("route").into(),
         otherwise_place: f.get("otherwise_place").into(),
+        answers: ELIGIBILITY_QUESTIONS
+            .iter()
+            .filter(|(_, field, _)| yes(field))
+            .map(|(_, field, _)| (*field).to_string())
+            .collect(),
+        override_reason: f.get("override_reason").into(),
     };
     let draft = CheckInDraft {
         substances: form.substances.clone(),
         route: Some(form.route.clone()).filter(|r| !r.is_empty()),
         otherwise_place: f.opt("otherwise_place"),
         arrived_at: None,
-
-        ..Default::default()
+        eligibility: answers,
+        override_reason: f.opt("override_reason"),
     };
     match visits::check_in(&state.store, &staff.ctx, &client_id, &draft, None).await {
         Ok((v, _)) => {
@@ -875,6 +1024,51 @@ pub async fn checkin_submit(State(state): State<AppState>, staff: Staff, f: Form
         }
         Err(AppError::Invalid(inv)) => {
             let c = clients::get(&state.store, &staff.ctx, &client_id).await?;
+            // The client's own site decides the rules (as in the use case).
+            let csite = if c.site_id == site.id {
+                site.clone()
+            } else {
+                state.store.site(&c.site_id).await.map_err(AppError::from)?
+            };
+            let eligibility_failed = inv
+                .0
+                .iter()
+                .any(|e| e.field == "eligibility" || e.field == "override_reason");
+            let not_eligible = if eligibility_failed {
+                failing_rules(&state, &staff, &csite, &c, &draft).await?
+            } else {
+                Vec::new()
+            };
+            let mut page = checkin_page_for(
+                &staff,
+                &site,
+                String::new(),
+                Vec::new(),
+                Vec::new(),
+                Some(c),
+                form,
+                Errors(inv.0),
+                None,
+            );
+            page.can_override = staff.ctx.can(Action::OverrideEligibility, &csite.id);
+            page.not_eligible = not_eligible;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn refuse_submit(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
+    let client_id = f.get("client_id");
+    match visits::refuse(&state.store, &staff.ctx, client_id, f.get("reason"), None).await {
+        Ok(v) => {
+            let code: String = form_urlencoded::byte_serialize(v.client_code.as_bytes()).collect();
+            Ok(Redirect::to(&format!("/checkin?refused={code}")).into_response())
+        }
+        // Shown again at the refusal form, which opens with the message.
+        Err(AppError::Invalid(inv)) if inv.0.iter().all(|e| e.field != "client_id") => {
+            let site = site_of(&state, &staff).await?;
+            let c = clients::get(&state.store, &staff.ctx, client_id).await?;
             Ok(render(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &checkin_page_for(
@@ -884,7 +1078,7 @@ pub async fn checkin_submit(State(state): State<AppState>, staff: Staff, f: Form
                     Vec::new(),
                     Vec::new(),
                     Some(c),
-                    form,
+                    CheckInForm::default(),
                     Errors(inv.0),
                     None,
                 ),
@@ -892,12 +1086,6 @@ pub async fn checkin_submit(State(state): State<AppState>, staff: Staff, f: Form
         }
         Err(e) => Err(e.into()),
     }
-}
-
-pub async fn refuse_submit(State(state): State<AppState>, staff: Staff, f: FormData) -> PageResult {
-    let v = visits::refuse(&state.store, &staff.ctx, f.get("client_id"), f.get("reason"), None).await?;
-    let code: String = form_urlencoded::byte_serialize(v.client_code.as_bytes()).collect();
-    Ok(Redirect::to(&format!("/checkin?refused={code}")).into_response())
 }
 
 // ---------- visits ----------

@@ -50,4 +50,98 @@
       evt.stopImmediatePropagation();
     }
   }, true);
+
+  // 4. The booth board. Timers count in the browser from server timestamps
+  //    (dcr-practice §7.3: the software is never on the critical path; a
+  //    dropped connection does not stop the clocks). The alarm rule is the
+  //    same as haven_domain::floor::alarm: red when the time limit passes or
+  //    an emergency is open, amber when the check interval passes.
+  const board = document.getElementById('board');
+  if (board) {
+    let offset = 0; // server clock minus browser clock, ms
+    let sound = false;
+    let lastRed = 0;
+    let audio = null;
+    const baseTitle = document.title;
+    const icon = document.querySelector('link[rel="icon"]');
+    const status = document.getElementById('board-status');
+
+    const syncClock = function () {
+      const meta = board.querySelector('.board-meta');
+      const at = meta ? Date.parse(meta.getAttribute('data-rendered-at') || '') : NaN;
+      if (!isNaN(at)) offset = at - Date.now();
+    };
+    const fmt = function (ms) {
+      const s = Math.max(0, Math.floor(ms / 1000));
+      const h = Math.floor(s / 3600);
+      const m = Math.floor((s % 3600) / 60);
+      const sec = String(s % 60).padStart(2, '0');
+      return h > 0 ? h + ':' + String(m).padStart(2, '0') + ':' + sec : m + ':' + sec;
+    };
+    const beep = function () {
+      try {
+        audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+        const o = audio.createOscillator();
+        const g = audio.createGain();
+        o.frequency.value = 880;
+        g.gain.value = 0.2;
+        o.connect(g); g.connect(audio.destination);
+        o.start(); o.stop(audio.currentTime + 0.4);
+      } catch (e) { /* no audio: the colours and title still show */ }
+    };
+    const tick = function () {
+      const now = Date.now() + offset;
+      board.querySelectorAll('.elapsed[data-since]').forEach(function (el) {
+        const t = Date.parse(el.getAttribute('data-since') || '');
+        if (!isNaN(t)) el.textContent = fmt(now - t);
+      });
+      let amber = 0;
+      let red = 0;
+      board.querySelectorAll('.space[data-started]').forEach(function (el) {
+        const started = Date.parse(el.getAttribute('data-started'));
+        const last = Date.parse(el.getAttribute('data-last-check') || '');
+        const since = isNaN(last) ? started : Math.max(last, started);
+        const check = Number(el.getAttribute('data-check-secs')) * 1000;
+        const limit = Number(el.getAttribute('data-limit-secs')) * 1000;
+        let alarm = 'normal';
+        if (el.hasAttribute('data-emergency') || now - started >= limit) alarm = 'red';
+        else if (now - since >= check) alarm = 'amber';
+        el.setAttribute('data-alarm', alarm);
+        const text = el.querySelector('.alarm-text');
+        if (text) text.textContent = alarm === 'red' ? ' · TIME LIMIT / EMERGENCY' : alarm === 'amber' ? ' · CHECK DUE' : '';
+        const sc = el.querySelector('.since-check');
+        if (sc) sc.textContent = 'check ' + fmt(now - since) + ' ago';
+        if (alarm === 'red') red++;
+        if (alarm === 'amber') amber++;
+      });
+      red += board.querySelectorAll('.board-emergency').length;
+      // A background tab still shows it: title and icon change.
+      document.title = red + amber > 0 ? '(' + (red ? red + ' red' : '') + (red && amber ? ', ' : '') +
+        (amber ? amber + ' amber' : '') + ') ' + baseTitle : baseTitle;
+      if (icon) icon.setAttribute('href', red + amber > 0 ? '/static/favicon-alert.svg' : '/static/favicon.svg');
+      if (sound && red > lastRed) beep();
+      lastRed = red;
+    };
+    const soundButton = document.getElementById('board-sound');
+    if (soundButton) {
+      soundButton.addEventListener('click', function () {
+        sound = !sound;
+        soundButton.setAttribute('aria-pressed', String(sound));
+        soundButton.textContent = sound ? 'Sound on' : 'Sound off';
+        if (sound) beep();
+      });
+    }
+    document.body.addEventListener('htmx:sseMessage', function () {
+      syncClock();
+      tick();
+      if (status) { status.textContent = 'Live'; status.classList.remove('offline'); }
+    });
+    document.body.addEventListener('htmx:sseError', function () {
+      // EventSource reconnects by itself; the first message after it is the whole board.
+      if (status) { status.textContent = 'Reconnecting… timers still running'; status.classList.add('offline'); }
+    });
+    syncClock();
+    tick();
+    window.setInterval(tick, 1000);
+  }
 })();

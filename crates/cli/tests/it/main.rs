@@ -8,4 +8,5 @@ mod cli;
 mod common;
 mod contract;
 mod crash;
+mod floor_contract;
 mod http;
