@@ -134,7 +134,7 @@ fn draft() -> CheckInDraft {
         substances: vec!["heroin".into(), "cocaine".into()],
         route: Some("injection".into()),
         otherwise_place: None,
-        arrived_at: None,
+        ..Default::default()
     }
 }
 
