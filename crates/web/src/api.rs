@@ -627,7 +627,8 @@ async fn list_visits(
             .map_err(|_| ApiError(AppError::Invalid(Invalid::one("date", "use YYYY-MM-DD"))))?,
     };
     let rows = visits::on_date(&state.store, &staff.ctx, &site.id, date, q.code.as_deref()).await?;
-    Ok(Json(json!({ "site": site.code, "date": date.to_string(), "visits": rows.iter().map(visit_json).collect::<Vec<_>>() })).into_response())
+    let visits: Vec<Value> = rows.iter().map(visit_json).collect();
+    Ok(Json(json!({ "site": site.code, "date": date.to_string(), "visits": visits })).into_response())
 }
 
 /// `POST /api/v1/episodes` body.
@@ -1058,110 +1059,179 @@ fn time_schema(nullable: bool) -> Value {
 }
 
 fn base_document() -> Value {
-    let with = responses;
+    let id_param = path_params(&["id"]);
+    let query = |name: &str, required: bool, format: Option<&str>| {
+        let mut schema = json!({"type": "string"});
+        if let Some(f) = format {
+            schema["format"] = json!(f);
+        }
+        json!({"name": name, "in": "query", "required": required, "schema": schema})
+    };
+    let list = |name: &str| json!({"type": "array", "items": schema_ref(name)});
+    let str_or_null = json!({"type": ["string", "null"]});
     json!({
         "openapi": "3.1.0",
-        "info": {"title": "Haven API", "version": "1", "description": "Pseudonymous client registry, visits, the floor (booth board, episodes, observation checks, after-care) and medical emergencies of a supervised drug consumption facility. Authenticate with `Authorization: Bearer <token>` from `haven token create`. Ids are UUID strings; times are RFC 3339 UTC. Errors are RFC 9457 problem details naming the failing fields."},
+        "info": {
+            "title": "Haven API", "version": "1",
+            "description": "Pseudonymous client registry, visits, the floor (booth board, episodes, observation \
+                checks, after-care) and medical emergencies of a supervised drug consumption facility. \
+                Authenticate with `Authorization: Bearer <token>` from `haven token create`. Ids are UUID strings; \
+                times are RFC 3339 UTC. Errors are RFC 9457 problem details naming the failing fields."
+        },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "paths": {
             "/api/v1/clients": {
                 "post": {
                     "summary": "Register a client", "operationId": "createClient",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewClient"}}}},
-                    "responses": with(json!({"201": {"description": "Registered", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Client"}}}}}))
+                    "requestBody": request("NewClient", true),
+                    "responses": responses(json!({"201": reply("Registered", "Client")}))
                 },
                 "get": {
                     "summary": "Find clients by code prefix", "operationId": "findClients",
-                    "parameters": [
-                        {"name": "code", "in": "query", "required": true, "schema": {"type": "string"}},
-                        {"name": "site", "in": "query", "required": false, "schema": {"type": "string"}}
-                    ],
-                    "responses": with(json!({"200": {"description": "Matches (each an audited read)", "content": {"application/json": {"schema": {"type": "object", "properties": {"clients": {"type": "array", "items": {"$ref": "#/components/schemas/Client"}}}}}}}}))
+                    "parameters": [query("code", true, None), query("site", false, None)],
+                    "responses": responses(json!({"200": {
+                        "description": "Matches (each an audited read)",
+                        "content": {"application/json": {"schema": {
+                            "type": "object", "properties": {"clients": list("Client")}
+                        }}}
+                    }}))
                 }
             },
             "/api/v1/clients/{id}": {
                 "get": {
                     "summary": "Read a client (audited)", "operationId": "getClient",
-                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
-                    "responses": with(json!({"200": {"description": "The client", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Client"}}}}}))
+                    "parameters": id_param,
+                    "responses": responses(json!({"200": reply("The client", "Client")}))
                 }
             },
             "/api/v1/visits": {
                 "post": {
                     "summary": "Check a client in", "operationId": "checkIn",
-                    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 200}, "description": "A retry with the same key returns the first visit (200) instead of creating another."}],
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewVisit"}}}},
-                    "responses": with(json!({
-                        "201": {"description": "Checked in", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Visit"}}}},
-                        "200": {"description": "Replayed: the visit first created with this Idempotency-Key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Visit"}}}}
+                    "parameters": [{
+                        "name": "Idempotency-Key", "in": "header", "required": false,
+                        "schema": {"type": "string", "maxLength": 200},
+                        "description": "A retry with the same key returns the first visit (200) instead of creating \
+                            another."
+                    }],
+                    "requestBody": request("NewVisit", true),
+                    "responses": responses(json!({
+                        "201": reply("Checked in", "Visit"),
+                        "200": reply("Replayed: the visit first created with this Idempotency-Key", "Visit")
                     }))
                 },
                 "get": {
                     "summary": "A site's visits on a local date", "operationId": "listVisits",
                     "parameters": [
-                        {"name": "site", "in": "query", "required": true, "schema": {"type": "string"}},
-                        {"name": "date", "in": "query", "required": false, "schema": {"type": "string", "format": "date"}},
-                        {"name": "code", "in": "query", "required": false, "schema": {"type": "string"}}
+                        query("site", true, None), query("date", false, Some("date")), query("code", false, None)
                     ],
-                    "responses": with(json!({"200": {"description": "Visits, newest first", "content": {"application/json": {"schema": {"type": "object", "properties": {"site": {"type": "string"}, "date": {"type": "string", "format": "date"}, "visits": {"type": "array", "items": {"$ref": "#/components/schemas/Visit"}}}}}}}}))
+                    "responses": responses(json!({"200": {
+                        "description": "Visits, newest first",
+                        "content": {"application/json": {"schema": {"type": "object", "properties": {
+                            "site": {"type": "string"}, "date": {"type": "string", "format": "date"},
+                            "visits": list("Visit")
+                        }}}}
+                    }}))
                 }
             },
             "/api/v1/visits/{id}/checkout": {
                 "post": {
                     "summary": "Check a visit out", "operationId": "checkOut",
-                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
-                    "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"left_at": {"type": "string", "format": "date-time"}}}}}},
-                    "responses": with(json!({"200": {"description": "Checked out", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Visit"}}}}}))
+                    "parameters": id_param,
+                    "requestBody": {"required": false, "content": {"application/json": {"schema": {
+                        "type": "object", "additionalProperties": false,
+                        "properties": {"left_at": {"type": "string", "format": "date-time"}}
+                    }}}},
+                    "responses": responses(json!({"200": reply("Checked out", "Visit")}))
                 }
             }
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "responses": {"Problem": {"description": "RFC 9457 problem details", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}},
+            "responses": {"Problem": {
+                "description": "RFC 9457 problem details",
+                "content": {"application/problem+json": {"schema": schema_ref("Problem")}}
+            }},
             "schemas": {
                 "Problem": {"type": "object", "properties": {
-                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
-                    "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}
+                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                    "detail": {"type": "string"},
+                    "errors": {"type": "array", "items": {"type": "object", "properties": {
+                        "field": {"type": "string"}, "message": {"type": "string"}
+                    }}}
                 }},
-                "NewClient": {"type": "object", "additionalProperties": false, "required": ["site", "gender", "home_area"], "properties": {
-                    "site": {"type": "string", "description": "Site code, e.g. GLA"},
-                    "year_of_birth": {"type": "integer", "minimum": 1901},
-                    "gender": {"type": "string", "description": "Default codes: female, male, non_binary, other, not_stated"},
-                    "home_area": {"type": "string", "description": "Postcode district, no_fixed_abode or unknown"},
-                    "alias": {"type": "string", "maxLength": 40},
-                    "flags": {"type": "array", "items": {"type": "string"}},
-                    "letters": {"type": "string", "description": "onhrdb scheme: 4 letters"},
-                    "family_name": {"type": "string", "description": "slk581 scheme: builds the key, not stored"},
-                    "given_name": {"type": "string", "description": "slk581 scheme: builds the key, not stored"},
-                    "date_of_birth": {"type": "string", "format": "date", "description": "slk581 scheme"},
-                    "code": {"type": "string", "description": "Optional explicit code (e.g. from paper records); must fit the site's scheme"},
-                    "identity": {"type": "object", "additionalProperties": false, "properties": {"name": {"type": "string"}, "chi": {"type": "string", "pattern": "^[0-9 ]{10,13}$"}, "other_number": {"type": "string"}}},
-                    "confirm_new": {"type": "boolean", "description": "Register even though likely duplicates exist (otherwise 409 with possible_duplicates)"}
-                }},
+                "NewClient": {
+                    "type": "object", "additionalProperties": false, "required": ["site", "gender", "home_area"],
+                    "properties": {
+                        "site": {"type": "string", "description": "Site code, e.g. GLA"},
+                        "year_of_birth": {"type": "integer", "minimum": 1901},
+                        "gender": {
+                            "type": "string",
+                            "description": "Default codes: female, male, non_binary, other, not_stated"
+                        },
+                        "home_area": {"type": "string", "description": "Postcode district, no_fixed_abode or unknown"},
+                        "alias": {"type": "string", "maxLength": 40},
+                        "flags": {"type": "array", "items": {"type": "string"}},
+                        "letters": {"type": "string", "description": "onhrdb scheme: 4 letters"},
+                        "family_name": {"type": "string", "description": "slk581 scheme: builds the key, not stored"},
+                        "given_name": {"type": "string", "description": "slk581 scheme: builds the key, not stored"},
+                        "date_of_birth": {"type": "string", "format": "date", "description": "slk581 scheme"},
+                        "code": {
+                            "type": "string",
+                            "description": "Optional explicit code (e.g. from paper records); must fit the \
+                                site's scheme"
+                        },
+                        "identity": {"type": "object", "additionalProperties": false, "properties": {
+                            "name": {"type": "string"}, "chi": {"type": "string", "pattern": "^[0-9 ]{10,13}$"},
+                            "other_number": {"type": "string"}
+                        }},
+                        "confirm_new": {
+                            "type": "boolean",
+                            "description": "Register even though likely duplicates exist (otherwise 409 with \
+                                possible_duplicates)"
+                        }
+                    }
+                },
                 "Client": {"type": "object", "required": ["id", "code"], "properties": {
                     "id": {"type": "string", "format": "uuid"}, "code": {"type": "string"}, "site": {"type": "string"},
                     "year_of_birth": {"type": "integer"}, "gender": {"type": "string"}, "home_area": {"type": "string"},
-                    "alias": {"type": ["string", "null"]}, "flags": {"type": "array", "items": {"type": "string"}},
-                    "registered_at": {"type": "string", "format": "date-time"}, "merged_into": {"type": ["string", "null"]}
+                    "alias": str_or_null, "flags": {"type": "array", "items": {"type": "string"}},
+                    "registered_at": {"type": "string", "format": "date-time"}, "merged_into": str_or_null
                 }},
                 "NewVisit": {"type": "object", "additionalProperties": false, "required": ["client_id"], "properties": {
                     "client_id": {"type": "string", "format": "uuid"},
-                    "substances": {"type": "array", "items": {"type": "string"}, "description": "Default codes: heroin, cocaine, crack, benzodiazepine, methadone, fentanyl, methamphetamine, amphetamine, other"},
-                    "route": {"type": "string", "description": "injection, inhalation, intranasal, oral; omit for a visit without consumption"},
+                    "substances": {
+                        "type": "array", "items": {"type": "string"},
+                        "description": "Default codes: heroin, cocaine, crack, benzodiazepine, methadone, fentanyl, \
+                            methamphetamine, amphetamine, other"
+                    },
+                    "route": {
+                        "type": "string",
+                        "description": "injection, inhalation, intranasal, oral; omit for a visit without consumption"
+                    },
                     "otherwise_place": {"type": "string", "enum": ["private", "public", "semi_public", "declined"]},
-                    "arrived_at": {"type": "string", "format": "date-time", "description": "Default now; not in the future"},
-                    "eligibility": {"$ref": "#/components/schemas/Answers"},
-                    "override_reason": {"type": "string", "minLength": 3, "maxLength": 500, "description": "Check in although an eligibility rule fails (nurse or manager); without it a failing rule gives 422 on eligibility"}
+                    "arrived_at": {
+                        "type": "string", "format": "date-time", "description": "Default now; not in the future"
+                    },
+                    "eligibility": schema_ref("Answers"),
+                    "override_reason": {
+                        "type": "string", "minLength": 3, "maxLength": 500,
+                        "description": "Check in although an eligibility rule fails (nurse or manager); without it \
+                            a failing rule gives 422 on eligibility"
+                    }
                 }},
                 "Visit": {"type": "object", "required": ["id"], "properties": {
-                    "id": {"type": "string", "format": "uuid"}, "client_id": {"type": "string"}, "client_code": {"type": "string"},
+                    "id": {"type": "string", "format": "uuid"}, "client_id": {"type": "string"},
+                    "client_code": {"type": "string"},
                     "status": {"type": "string", "enum": ["attended", "refused"]},
-                    "arrived_at": {"type": "string", "format": "date-time"}, "left_at": {"type": ["string", "null"], "format": "date-time"},
-                    "substances": {"type": "array", "items": {"type": "string"}}, "route": {"type": ["string", "null"]},
-                    "otherwise_place": {"type": ["string", "null"]}, "refusal_reason": {"type": ["string", "null"]}, "voided": {"type": "boolean"},
-                    "eligibility": {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/RuleResult"}, "description": "Every eligibility rule's result; null for a visit without consumption"},
-                    "override_reason": {"type": ["string", "null"]}
+                    "arrived_at": time_schema(false), "left_at": time_schema(true),
+                    "substances": {"type": "array", "items": {"type": "string"}}, "route": str_or_null,
+                    "otherwise_place": str_or_null, "refusal_reason": str_or_null, "voided": {"type": "boolean"},
+                    "eligibility": {
+                        "type": ["array", "null"], "items": schema_ref("RuleResult"),
+                        "description": "Every eligibility rule's result; null for a visit without consumption"
+                    },
+                    "override_reason": str_or_null
                 }}
             }
         }
@@ -1186,7 +1256,8 @@ fn floor_paths() -> Value {
         },
         "/api/v1/episodes/{id}/checks": {
             "post": {
-                "summary": "Record an observation check (unresponsive opens an emergency)", "operationId": "recordCheck",
+                "summary": "Record an observation check (unresponsive opens an emergency)",
+                "operationId": "recordCheck",
                 "parameters": path_params(&["id"]),
                 "requestBody": request("NewCheck", true),
                 "responses": responses(json!({"201": reply("Recorded", "CheckRecorded")}))
@@ -1211,7 +1282,10 @@ fn floor_paths() -> Value {
         "/api/v1/board": {
             "get": {
                 "summary": "The booth board of a site (audited read)", "operationId": "getBoard",
-                "parameters": [{"name": "site", "in": "query", "required": true, "schema": {"type": "string"}, "description": "Site id or code"}],
+                "parameters": [{
+                    "name": "site", "in": "query", "required": true, "schema": {"type": "string"},
+                    "description": "Site id or code"
+                }],
                 "responses": responses(json!({"200": reply("The board", "Board")}))
             }
         },
@@ -1245,7 +1319,8 @@ fn emergency_paths() -> Value {
         },
         "/api/v1/emergencies/{id}": {
             "get": {
-                "summary": "An emergency with its timeline and derived figures (audited read)", "operationId": "getEmergency",
+                "summary": "An emergency with its timeline and derived figures (audited read)",
+                "operationId": "getEmergency",
                 "parameters": path_params(&["id"]),
                 "responses": responses(json!({"200": reply("The emergency", "Emergency")}))
             }
@@ -1260,7 +1335,8 @@ fn emergency_paths() -> Value {
         },
         "/api/v1/emergencies/{id}/entries/{entry_id}/amend": {
             "post": {
-                "summary": "Correct an entry's time (the original stays on the record)", "operationId": "amendEmergencyEntry",
+                "summary": "Correct an entry's time (the original stays on the record)",
+                "operationId": "amendEmergencyEntry",
                 "parameters": path_params(&["id", "entry_id"]),
                 "requestBody": request("Amend", true),
                 "responses": responses(json!({"201": reply("Amended", "Created")}))
@@ -1281,44 +1357,68 @@ fn floor_schemas() -> Value {
     let strings = json!({"type": "array", "items": {"type": "string"}});
     let id = json!({"type": "string", "format": "uuid"});
     let id_or_null = json!({"type": ["string", "null"], "format": "uuid"});
+    let boolean = json!({"type": "boolean"});
+    let int_or_null = json!({"type": ["integer", "null"]});
+    let str_or_null = json!({"type": ["string", "null"]});
+    let statuses = json!(["responsive", "drowsy", "unresponsive"]);
+    let kinds = json!(["injecting", "inhalation"]);
     json!({
-        "Answers": {"type": "object", "additionalProperties": false, "description": "Staff answers to the eligibility questions; each defaults to false", "properties": {
-            "intoxicated": {"type": "boolean"}, "pregnant": {"type": "boolean"}, "accompanied_by_child": {"type": "boolean"},
-            "first_time_user": {"type": "boolean"}, "on_ost": {"type": "boolean"}
-        }},
+        "Answers": {
+            "type": "object", "additionalProperties": false,
+            "description": "Staff answers to the eligibility questions; each defaults to false",
+            "properties": {
+                "intoxicated": boolean, "pregnant": boolean, "accompanied_by_child": boolean,
+                "first_time_user": boolean, "on_ost": boolean
+            }
+        },
         "RuleResult": {"type": "object", "properties": {
             "rule": {"type": "string", "enum": haven_domain::eligibility::RULE_CODES},
             "outcome": {"type": "string", "enum": ["pass", "fail", "off"]},
             "message": {"type": "string"}
         }},
-        "NewEpisode": {"type": "object", "additionalProperties": false, "required": ["visit_id", "space_id"], "properties": {
-            "visit_id": id, "space_id": id,
-            "substances": {"type": "array", "items": {"type": "string"}, "description": "Default: as declared at check-in"},
-            "route": {"type": "string", "description": "Default: as declared at check-in"},
-            "started_at": {"type": "string", "format": "date-time", "description": "Default now; not before arrival, not in the future"}
-        }},
+        "NewEpisode": {
+            "type": "object", "additionalProperties": false, "required": ["visit_id", "space_id"],
+            "properties": {
+                "visit_id": id, "space_id": id,
+                "substances": {"type": "array", "items": {"type": "string"}, "description": "Default: as checked in"},
+                "route": {"type": "string", "description": "Default: as checked in"},
+                "started_at": {
+                    "type": "string", "format": "date-time",
+                    "description": "Default now; not before arrival, not in the future"
+                }
+            }
+        },
         "Episode": {"type": "object", "required": ["id", "space_id", "started_at"], "properties": {
             "id": id, "site_id": id, "visit_id": id, "client_id": id, "client_code": {"type": "string"},
-            "space_id": id, "space_label": {"type": "string"}, "space_kind": {"type": "string", "enum": ["injecting", "inhalation"]},
+            "space_id": id, "space_label": {"type": "string"}, "space_kind": {"type": "string", "enum": kinds},
             "substances": strings, "route": {"type": "string"},
             "started_at": time_schema(false), "ended_at": time_schema(true),
             "equipment_left": {"type": ["boolean", "null"]}
         }},
-        "EpisodeWithChecks": {"allOf": [{"$ref": "#/components/schemas/Episode"}, {"type": "object", "properties": {
-            "checks": {"type": "array", "items": {"$ref": "#/components/schemas/Check"}}
-        }}]},
+        "EpisodeWithChecks": {"allOf": [
+            {"$ref": "#/components/schemas/Episode"},
+            {"type": "object", "properties": {
+                "checks": {"type": "array", "items": {"$ref": "#/components/schemas/Check"}}
+            }}
+        ]},
         "Check": {"type": "object", "properties": {
             "id": id, "episode_id": id, "at": time_schema(false),
-            "status": {"type": "string", "enum": ["responsive", "drowsy", "unresponsive"]},
-            "resp_rate": {"type": ["integer", "null"]}, "spo2": {"type": ["integer", "null"]}, "sedation": {"type": ["integer", "null"]},
+            "status": {"type": "string", "enum": statuses},
+            "resp_rate": int_or_null, "spo2": int_or_null, "sedation": int_or_null,
             "recorded_by": {"type": "string"}
         }},
         "NewCheck": {"type": "object", "additionalProperties": false, "required": ["status"], "properties": {
-            "status": {"type": "string", "enum": ["responsive", "drowsy", "unresponsive"], "description": "unresponsive opens an emergency at the space"},
+            "status": {
+                "type": "string", "enum": statuses,
+                "description": "unresponsive opens an emergency at the space"
+            },
             "resp_rate": {"type": "integer", "minimum": 0, "maximum": 60},
             "spo2": {"type": "integer", "minimum": 50, "maximum": 100},
             "sedation": {"type": "integer", "minimum": 0, "maximum": 3},
-            "at": {"type": "string", "format": "date-time", "description": "Default now; not before the start, not in the future"}
+            "at": {
+                "type": "string", "format": "date-time",
+                "description": "Default now; not before the start, not in the future"
+            }
         }},
         "CheckRecorded": {"type": "object", "required": ["id"], "properties": {"id": id, "emergency_id": id_or_null}},
         "EndEpisode": {"type": "object", "additionalProperties": false, "properties": {
@@ -1336,12 +1436,15 @@ fn floor_schemas() -> Value {
             "emergencies": {"type": "array", "items": {"$ref": "#/components/schemas/EmergencySummary"}}
         }},
         "BoardSpace": {"type": "object", "properties": {
-            "id": id, "label": {"type": "string"}, "kind": {"type": "string", "enum": ["injecting", "inhalation"]},
-            "wheelchair": {"type": "boolean"}, "in_service": {"type": "boolean"}, "needs_cleaning": {"type": "boolean"},
+            "id": id, "label": {"type": "string"}, "kind": {"type": "string", "enum": kinds},
+            "wheelchair": boolean, "in_service": boolean, "needs_cleaning": boolean,
             "state": {"type": "string", "enum": ["free", "in_use", "needs_cleaning", "out_of_service"]},
-            "alarm": {"type": "string", "enum": ["normal", "amber", "red"], "description": "amber: check interval passed; red: time limit passed or emergency open"},
-            "episode_id": id_or_null, "visit_id": id_or_null, "client_code": {"type": ["string", "null"]},
-            "substances": strings, "route": {"type": ["string", "null"]},
+            "alarm": {
+                "type": "string", "enum": ["normal", "amber", "red"],
+                "description": "amber: check interval passed; red: time limit passed or emergency open"
+            },
+            "episode_id": id_or_null, "visit_id": id_or_null, "client_code": str_or_null,
+            "substances": strings, "route": str_or_null,
             "started_at": time_schema(true), "last_check_at": time_schema(true),
             "check_minutes": {"type": "integer"}, "limit_minutes": {"type": "integer"},
             "emergency_id": id_or_null
@@ -1412,7 +1515,10 @@ fn entry_schema(kind: &str) -> Value {
         "required": required_all, "properties": properties
     });
     if kind == "vitals" {
-        schema["minProperties"] = json!(2);
+        schema["anyOf"] = ["resp_rate", "spo2", "pulse", "gcs", "sedation"]
+            .iter()
+            .map(|f| json!({"required": [f]}))
+            .collect();
         schema["description"] = json!("At least one vital sign");
     }
     schema
@@ -1423,34 +1529,54 @@ fn emergency_schemas() -> Value {
     let strings = json!({"type": "array", "items": {"type": "string"}});
     let id = json!({"type": "string", "format": "uuid"});
     let id_or_null = json!({"type": ["string", "null"], "format": "uuid"});
-    let entries: Vec<Value> = ENTRY_KINDS.iter().map(|k| entry_schema(k)).collect();
+    let boolean = json!({"type": "boolean"});
+    let mut outcomes: Vec<Value> = OUTCOMES.iter().map(|o| json!(o)).collect();
+    outcomes.push(Value::Null);
+    let entries: Vec<Value> = ENTRY_KINDS.iter().copied().map(entry_schema).collect();
     json!({
-        "NewEmergency": {"type": "object", "additionalProperties": false, "description": "Give at most one of space_id, aftercare_id, visit_id; with none, site_id says where (then describe the person or the place)", "properties": {
-            "site_id": id, "space_id": id, "aftercare_id": id, "visit_id": id,
-            "location_detail": {"type": "string", "maxLength": 200, "description": "Where exactly, e.g. toilet 2"},
-            "person_description": {"type": "string", "maxLength": 500, "description": "For someone not registered"},
-            "started_at": {"type": "string", "format": "date-time", "description": "Default now; at most 24 hours back"}
-        }},
+        "NewEmergency": {
+            "type": "object", "additionalProperties": false,
+            "description": "Give at most one of space_id, aftercare_id, visit_id; with none, site_id says where \
+                            (then describe the person or the place)",
+            "properties": {
+                "site_id": id, "space_id": id, "aftercare_id": id, "visit_id": id,
+                "location_detail": {"type": "string", "maxLength": 200, "description": "Where exactly, e.g. toilet 2"},
+                "person_description": {"type": "string", "maxLength": 500, "description": "For someone not registered"},
+                "started_at": {
+                    "type": "string", "format": "date-time", "description": "Default now; at most 24 hours back"
+                }
+            }
+        },
         "EmergencySummary": {"type": "object", "required": ["id", "site_id", "location", "started_at"], "properties": {
             "id": id, "site_id": id, "visit_id": id_or_null, "episode_id": id_or_null, "space_id": id_or_null,
             "client_id": id_or_null, "client_code": {"type": ["string", "null"]},
             "location": {"type": "string", "enum": LOCATIONS}, "location_detail": {"type": "string"},
             "person_description": {"type": "string"}, "substances": strings,
             "started_at": time_schema(false), "opened_by": {"type": "string"}, "closed_at": time_schema(true),
-            "outcome": {"type": ["string", "null"], "enum": [OUTCOMES[0], OUTCOMES[1], OUTCOMES[2], OUTCOMES[3], null]},
+            "outcome": {"type": ["string", "null"], "enum": outcomes},
             "debrief": {"type": "string"}, "staff_involved": strings
         }},
-        "Emergency": {"allOf": [{"$ref": "#/components/schemas/EmergencySummary"}, {"type": "object", "properties": {
-            "timeline": {"type": "array", "items": {"$ref": "#/components/schemas/TimelineEntry"}},
-            "derived": {"$ref": "#/components/schemas/Derived"}
-        }}]},
-        "TimelineEntry": {"type": "object", "required": ["id", "at", "kind", "label"], "additionalProperties": true,
-            "description": "Ordered by effective time. Carries the entry's own fields (see NewEntry), e.g. dose_mg and route for naloxone",
+        "Emergency": {"allOf": [
+            {"$ref": "#/components/schemas/EmergencySummary"},
+            {"type": "object", "properties": {
+                "timeline": {"type": "array", "items": {"$ref": "#/components/schemas/TimelineEntry"}},
+                "derived": {"$ref": "#/components/schemas/Derived"}
+            }}
+        ]},
+        "TimelineEntry": {
+            "type": "object", "required": ["id", "at", "kind", "label"], "additionalProperties": true,
+            "description": "Ordered by effective time. Carries the entry's own fields (see NewEntry), \
+                            e.g. dose_mg and route for naloxone",
             "properties": {
-                "id": id, "at": {"type": "string", "format": "date-time", "description": "Effective time: the latest amendment's, else the original"},
-                "original_at": time_schema(false), "amended": {"type": "boolean"},
+                "id": id,
+                "at": {
+                    "type": "string", "format": "date-time",
+                    "description": "Effective time: the latest amendment's, else the original"
+                },
+                "original_at": time_schema(false), "amended": boolean,
                 "amendments": {"type": "array", "items": {"$ref": "#/components/schemas/Amendment"}},
-                "kind": {"type": "string", "enum": ENTRY_KINDS}, "label": {"type": "string", "description": "e.g. Naloxone 0.4 mg IM"},
+                "kind": {"type": "string", "enum": ENTRY_KINDS},
+                "label": {"type": "string", "description": "e.g. Naloxone 0.4 mg IM"},
                 "recorded_by": {"type": "string"}
             }
         },
@@ -1460,9 +1586,11 @@ fn emergency_schemas() -> Value {
         }},
         "Derived": {"type": "object", "description": "Derived from the timeline (dcr-practice §7.3)", "properties": {
             "event_type": {"type": "string", "enum": ["opioid_overdose", "stimulant_toxicity", "other"]},
-            "naloxone_given": {"type": "boolean"}, "naloxone_doses": {"type": "integer"}, "naloxone_total_mg": {"type": "number"},
-            "first_intervention_after_s": {"type": ["integer", "null"], "description": "Seconds from recognition to the first intervention"},
-            "bvm_used": {"type": "boolean"}, "ambulance_called": {"type": "boolean"}, "transferred": {"type": "boolean"},
+            "naloxone_given": boolean, "naloxone_doses": {"type": "integer"}, "naloxone_total_mg": {"type": "number"},
+            "first_intervention_after_s": {
+                "type": ["integer", "null"], "description": "Seconds from recognition to the first intervention"
+            },
+            "bvm_used": boolean, "ambulance_called": boolean, "transferred": boolean,
             "potentially_fatal": {"type": "boolean", "description": "Under the site's criteria"}
         }},
         "NewEntry": {"oneOf": entries, "description": "One timeline entry, tagged by kind"},
@@ -1474,8 +1602,13 @@ fn emergency_schemas() -> Value {
         "CloseEmergency": {"type": "object", "additionalProperties": false, "required": ["outcome"], "properties": {
             "outcome": {"type": "string", "enum": OUTCOMES},
             "debrief": {"type": "string", "maxLength": MAX_DEBRIEF_CHARS},
-            "staff_involved": {"type": "array", "maxItems": MAX_STAFF_INVOLVED, "items": {"type": "string", "minLength": 1, "maxLength": 100}},
-            "closed_at": {"type": "string", "format": "date-time", "description": "Default now; not before the last entry"}
+            "staff_involved": {
+                "type": "array", "maxItems": MAX_STAFF_INVOLVED,
+                "items": {"type": "string", "minLength": 1, "maxLength": 100}
+            },
+            "closed_at": {
+                "type": "string", "format": "date-time", "description": "Default now; not before the last entry"
+            }
         }}
     })
 }
@@ -1604,14 +1737,13 @@ mod tests {
             &headers,
             &Bytes::from_static(br#"{"client_id":"c","eligibility":{"drunk":true}}"#),
         )
-        .err()
-        .expect("refused");
+        .expect_err("refused");
         assert_eq!(err.status(), StatusCode::BAD_REQUEST);
     }
 
     fn entry_field(body: &str) -> String {
         let v: Value = serde_json::from_str(body).expect("json");
-        let msg = EntryDraft::deserialize(&v).err().expect("refused").to_string();
+        let msg = EntryDraft::deserialize(&v).expect_err("refused").to_string();
         entry_error_field(&v, &msg)
     }
 
