@@ -1019,6 +1019,8 @@ pub async fn checkin_submit(State(state): State<AppState>, staff: Staff, f: Form
     };
     match visits::check_in(&state.store, &staff.ctx, &client_id, &draft, None).await {
         Ok((v, _)) => {
+            // A consumption check-in joins the board's waiting list.
+            state.board.changed(&v.site_id);
             let code: String = form_urlencoded::byte_serialize(v.client_code.as_bytes()).collect();
             Ok(Redirect::to(&format!("/checkin?done={code}")).into_response())
         }
@@ -1062,6 +1064,7 @@ pub async fn refuse_submit(State(state): State<AppState>, staff: Staff, f: FormD
     let client_id = f.get("client_id");
     match visits::refuse(&state.store, &staff.ctx, client_id, f.get("reason"), None).await {
         Ok(v) => {
+            state.board.changed(&v.site_id);
             let code: String = form_urlencoded::byte_serialize(v.client_code.as_bytes()).collect();
             Ok(Redirect::to(&format!("/checkin?refused={code}")).into_response())
         }

@@ -143,13 +143,19 @@ fn at_local(site: &SiteRow, date: time::Date, secs: i64) -> Option<OffsetDateTim
 
 const TIME_HINT: &str = "enter a time as HH:MM or HH:MM:SS, e.g. 14:05";
 
-/// A clock time typed on a page, as today at the site; blank is `None`
-/// (now). When today's would lie in the future but yesterday's is not
-/// before `since`, it is yesterday's: an emergency that ran past midnight.
+/// A clock time typed on a page (the site's clock); blank is `None` (now).
+///
+/// Only the time of day is typed, so the date is chosen: of the days from
+/// `since`'s to today, the instant that is neither before `since` nor in the
+/// future and lies nearest to `near` (now for a new entry, the start of the
+/// emergency for a correction). An emergency that ran past midnight thus
+/// gets yesterday's 23:55 the morning after. With no such instant, the one
+/// nearest to `near` is taken and the rules explain what is wrong with it.
 fn typed_time(
     site: &SiteRow,
     raw: &str,
     since: OffsetDateTime,
+    near: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<Option<OffsetDateTime>, String> {
     let raw = raw.trim();
@@ -159,14 +165,47 @@ fn typed_time(
     let secs = parse_clock(raw).ok_or_else(|| TIME_HINT.to_string())?;
     let bad_zone = || format!("the site's time zone {} is not known", site.timezone);
     let today = local_date(&site.timezone, now).ok_or_else(bad_zone)?;
-    let t = at_local(site, today, secs).ok_or_else(bad_zone)?;
-    if t > now + FUTURE_TOLERANCE
-        && let Some(y) = today.previous_day().and_then(|d| at_local(site, d, secs))
-        && y >= since
-    {
-        return Ok(Some(y));
+    let first = local_date(&site.timezone, since)
+        .ok_or_else(bad_zone)?
+        .max(today - Duration::days(7));
+    let nearer = |t: OffsetDateTime, b: Option<OffsetDateTime>| b.is_none_or(|b| (t - near).abs() < (b - near).abs());
+    let (mut best, mut nearest) = (None, None);
+    let mut day = first;
+    while day <= today {
+        if let Some(t) = at_local(site, day, secs) {
+            if t >= since && t <= now + FUTURE_TOLERANCE && nearer(t, best) {
+                best = Some(t);
+            }
+            if nearer(t, nearest) {
+                nearest = Some(t);
+            }
+        }
+        match day.next_day() {
+            Some(d) => day = d,
+            None => break,
+        }
     }
-    Ok(Some(t))
+    match best.or(nearest) {
+        Some(t) => Ok(Some(t)),
+        None => Err(bad_zone()),
+    }
+}
+
+/// Messages from the rules name times in UTC (RFC 3339, in brackets at the
+/// end); staff read the site's clock.
+fn local_messages(site: &SiteRow, errors: Vec<FieldError>) -> Vec<FieldError> {
+    errors
+        .into_iter()
+        .map(|mut e| {
+            if let Some(open) = e.message.rfind('(')
+                && e.message.ends_with(')')
+                && let Some(t) = haven_domain::clock::parse_rfc3339(&e.message[open + 1..e.message.len() - 1])
+            {
+                e.message = format!("{}({})", &e.message[..open], local_datetime_s(site, t));
+            }
+            e
+        })
+        .collect()
 }
 
 /// `0.8000000000000002` → "0.8", `15.0` → "15".
@@ -308,8 +347,9 @@ impl Kept {
     }
 
     /// The error summary: every message, linked to its field's element
-    /// (ids are `<form>-<field>`).
-    pub fn summary(&self, linked: &[&str]) -> Vec<SummaryLine> {
+    /// (ids are `<form>-<field>`) where the form has one.
+    pub fn summary(&self) -> Vec<SummaryLine> {
+        let linked = anchored_fields(&self.form);
         self.errors
             .iter()
             .map(|e| SummaryLine {
@@ -328,24 +368,19 @@ impl Kept {
     }
 }
 
-/// Fields that have an element `<form>-<field>` on the record page.
-const LINKED: [&str; 15] = [
-    "dose_mg",
-    "route",
-    "at",
-    "resp_rate",
-    "spo2",
-    "pulse",
-    "gcs",
-    "sedation",
-    "text",
-    "kind",
-    "reason",
-    "outcome",
-    "debrief",
-    "staff_involved",
-    "closed_at",
-];
+/// The fields of a form that have an element `<form>-<field>` to link to.
+fn anchored_fields(form: &str) -> &'static [&'static str] {
+    match form {
+        "naloxone" => &["dose_mg", "route", "at"],
+        "vitals" => &["resp_rate", "spo2", "pulse", "gcs", "sedation", "at"],
+        "note" => &["text", "at"],
+        "earlier" => &["kind", "at"],
+        "close" => &["outcome", "debrief", "staff_involved", "closed_at"],
+        "open" => &["location_detail", "person_description", "started_at"],
+        f if f.starts_with("amend-") => &["at", "reason"],
+        _ => &[],
+    }
+}
 
 // ---------- double-tap guard ----------
 
@@ -705,7 +740,7 @@ async fn emergency_render(state: &AppState, staff: &Staff, id: &str, status: Sta
                 .iter()
                 .filter_map(|c| Outcome::parse(c).map(|o| (*c, o.label())))
                 .collect(),
-            summary: kept.summary(&LINKED),
+            summary: kept.summary(),
             kept,
             once: uuid::Uuid::now_v7().to_string(),
         },
@@ -802,7 +837,7 @@ fn entry_draft(
             inv.push(*field, *msg);
         }
     }
-    match typed_time(site, f.get("at"), started_at, now) {
+    match typed_time(site, f.get("at"), started_at, now, now) {
         Ok(Some(t)) => {
             map.insert("at".into(), Value::from(rfc3339(t)));
         }
@@ -841,7 +876,7 @@ pub async fn emergency_entry(
     };
     let (esite, row) = basics(&state, &staff, &id).await?;
     let again = |errors: Vec<FieldError>, status| {
-        let kept = Kept::new(form.clone(), &f, errors);
+        let kept = Kept::new(form.clone(), &f, local_messages(&esite, errors));
         emergency_render(&state, &staff, &id, status, kept)
     };
     let draft = match entry_draft(&f, &esite, row.started_at, haven_domain::clock::now()) {
@@ -883,10 +918,12 @@ pub async fn emergency_amend(
 ) -> PageResult {
     let (esite, row) = basics(&state, &staff, &id).await?;
     let again = |errors: Vec<FieldError>| {
-        let kept = Kept::new(format!("amend-{entry}"), &f, errors);
+        let kept = Kept::new(format!("amend-{entry}"), &f, local_messages(&esite, errors));
         emergency_render(&state, &staff, &id, StatusCode::UNPROCESSABLE_ENTITY, kept)
     };
-    let new_at = match typed_time(&esite, f.get("at"), row.started_at, haven_domain::clock::now()) {
+    // A correction is usually of minutes: nearest the start picks the right day.
+    let now = haven_domain::clock::now();
+    let new_at = match typed_time(&esite, f.get("at"), row.started_at, row.started_at, now) {
         Ok(Some(t)) => t,
         Ok(None) => return again(vec![FieldError::new("at", "enter the corrected time")]).await,
         Err(m) => return again(vec![FieldError::new("at", m)]).await,
@@ -911,11 +948,12 @@ pub async fn emergency_close(
 ) -> PageResult {
     let (esite, row) = basics(&state, &staff, &id).await?;
     let again = |errors: Vec<FieldError>, status| {
-        let kept = Kept::new("close", &f, errors);
+        let kept = Kept::new("close", &f, local_messages(&esite, errors));
         emergency_render(&state, &staff, &id, status, kept)
     };
     // The close time may not precede the last entry, which may itself be yesterday.
-    let closed_at = match typed_time(&esite, f.get("closed_at"), row.started_at, haven_domain::clock::now()) {
+    let now = haven_domain::clock::now();
+    let closed_at = match typed_time(&esite, f.get("closed_at"), row.started_at, now, now) {
         Ok(t) => t,
         Err(m) => return again(vec![FieldError::new("closed_at", m)], StatusCode::UNPROCESSABLE_ENTITY).await,
     };
@@ -1126,7 +1164,7 @@ fn new_page(
 ) -> EmergencyNewPage {
     EmergencyNewPage {
         chrome: chrome(staff, site, "emergencies", None),
-        summary: kept.summary(&["location_detail", "person_description", "started_at"]),
+        summary: kept.summary(),
         kept,
         linked_to: linked_to(&links),
         links,
@@ -1184,6 +1222,7 @@ pub async fn emergency_open(
         &site,
         f.get("started_at"),
         now - haven_domain::emergency::START_BACKDATE_LIMIT,
+        now,
         now,
     ) {
         Ok(t) => t,
@@ -1497,13 +1536,13 @@ mod tests {
     fn local_time_today_becomes_utc_across_summer_time() {
         let s = site("Europe/London");
         let now = time::macros::datetime!(2025-07-01 12:00 UTC);
-        let t = typed_time(&s, "12:30:15", now - Duration::hours(1), now).unwrap();
+        let t = typed_time(&s, "12:30:15", now - Duration::hours(1), now, now).unwrap();
         assert_eq!(t, Some(time::macros::datetime!(2025-07-01 11:30:15 UTC)));
-        assert_eq!(typed_time(&s, " ", now, now).unwrap(), None);
-        assert!(typed_time(&s, "25:00", now, now).is_err());
+        assert_eq!(typed_time(&s, " ", now, now, now).unwrap(), None);
+        assert!(typed_time(&s, "25:00", now, now, now).is_err());
         // The day the clocks go forward: 03:30 local is 02:30 UTC.
         let now = time::macros::datetime!(2025-03-30 10:00 UTC);
-        let t = typed_time(&s, "03:30", now - Duration::hours(9), now).unwrap();
+        let t = typed_time(&s, "03:30", now - Duration::hours(9), now, now).unwrap();
         assert_eq!(t, Some(time::macros::datetime!(2025-03-30 02:30 UTC)));
     }
 
@@ -1512,11 +1551,26 @@ mod tests {
         let s = site("Europe/London");
         let now = time::macros::datetime!(2025-07-01 23:10 UTC); // 00:10 local, 2 July
         let began = time::macros::datetime!(2025-07-01 22:50 UTC); // 23:50 local
-        let t = typed_time(&s, "23:55", began, now).unwrap();
+        let t = typed_time(&s, "23:55", began, now, now).unwrap();
         assert_eq!(t, Some(time::macros::datetime!(2025-07-01 22:55 UTC)));
         // Began today: a later clock time stays today's (and is refused as future).
-        let t = typed_time(&s, "23:55", now, now).unwrap();
+        let t = typed_time(&s, "23:55", now, now, now).unwrap();
         assert_eq!(t, Some(time::macros::datetime!(2025-07-02 22:55 UTC)));
+        // Before the start: the nearest, which the rules refuse as before the start.
+        let t = typed_time(&s, "23:40", began, now, now).unwrap();
+        assert_eq!(t, Some(time::macros::datetime!(2025-07-01 22:40 UTC)));
+    }
+
+    #[test]
+    fn a_correction_the_next_day_lands_near_the_emergency() {
+        let s = site("Europe/London");
+        let began = time::macros::datetime!(2025-07-01 08:00 UTC); // 09:00 local
+        let now = time::macros::datetime!(2025-07-02 09:00 UTC); // 10:00 local next day
+        let t = typed_time(&s, "09:05", began, began, now).unwrap();
+        assert_eq!(t, Some(time::macros::datetime!(2025-07-01 08:05 UTC)));
+        // A new entry typed the same way is today's.
+        let t = typed_time(&s, "09:05", began, now, now).unwrap();
+        assert_eq!(t, Some(time::macros::datetime!(2025-07-02 08:05 UTC)));
     }
 
     fn form(pairs: &[(&str, &str)]) -> FormData {
@@ -1585,6 +1639,24 @@ mod tests {
         let other = submission_key("e-test", &form(&[("once", "t1"), ("kind", "airway")])).unwrap();
         assert!(claim(&other));
         assert!(submission_key("e-test", &form(&[("kind", "cpr")])).is_none());
+    }
+
+    #[test]
+    fn utc_times_in_messages_are_shown_on_the_site_clock() {
+        let s = site("Europe/London");
+        let e = local_messages(
+            &s,
+            vec![FieldError::new(
+                "at",
+                "cannot be before the emergency began (2025-07-01T11:30:15Z)",
+            )],
+        );
+        assert_eq!(
+            e[0].message,
+            "cannot be before the emergency began (2025-07-01 12:30:15)"
+        );
+        let e = local_messages(&s, vec![FieldError::new("x", "choose one (a or b)")]);
+        assert_eq!(e[0].message, "choose one (a or b)");
     }
 
     #[test]

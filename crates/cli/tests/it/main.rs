@@ -9,4 +9,5 @@ mod common;
 mod contract;
 mod crash;
 mod floor_contract;
+mod floor_http;
 mod http;
