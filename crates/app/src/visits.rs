@@ -64,9 +64,10 @@ pub async fn check_in(
         .await?)
 }
 
-/// Runs the site's eligibility rules for a consumption check-in.
+/// Runs the site's eligibility rules for a consumption check-in (also used
+/// by the check-in page to name each failing rule). Records nothing.
 #[allow(clippy::too_many_arguments)]
-async fn assess_eligibility(
+pub async fn assess_eligibility(
     store: &Store,
     site: &haven_store::SiteRow,
     settings: &haven_domain::site::SiteSettings,

@@ -935,48 +935,23 @@ pub async fn checkin_page(State(state): State<AppState>, staff: Staff, Query(q):
 /// its refusal button, so the same rules are run again on the same input.
 async fn failing_rules(
     state: &AppState,
-    staff: &Staff,
     site: &SiteRow,
     client: &ClientRow,
     draft: &CheckInDraft,
 ) -> Result<Vec<FailedRule>, PageError> {
-    use haven_domain::{eligibility, site::SpaceKind};
+    use haven_domain::eligibility;
     let Some(route) = draft.route.as_deref().filter(|r| !r.is_empty()) else {
         return Ok(Vec::new());
     };
-    let settings = clients::settings_of(site);
-    let mut kinds: Vec<SpaceKind> = Vec::new();
-    for s in sites::spaces(&state.store, &staff.ctx, &site.id).await? {
-        if let Some(k) = SpaceKind::parse(&s.kind)
-            && !kinds.contains(&k)
-        {
-            kinds.push(k);
-        }
-    }
-    // As the use case: a site without spaces yet is not blocked at check-in.
-    if kinds.is_empty() {
-        kinds = vec![SpaceKind::Injecting, SpaceKind::Inhalation];
-    }
     let mut substances: Vec<String> = Vec::new();
     for s in &draft.substances {
         if !substances.contains(s) {
             substances.push(s.clone());
         }
     }
+    let settings = clients::settings_of(site);
     let now = haven_domain::clock::now();
-    let year = haven_domain::clock::local_date(&site.timezone, now).map_or(now.year(), |d| d.year());
-    let a = eligibility::assess(
-        &settings.eligibility,
-        &draft.eligibility,
-        &eligibility::Subject {
-            year_of_birth: client.year_of_birth,
-            home_area: &client.home_area,
-            substances: &substances,
-            route,
-            year,
-        },
-        &kinds,
-    );
+    let a = visits::assess_eligibility(&state.store, site, &settings, &client.id, draft, &substances, route, now).await?;
     Ok(a.failed()
         .into_iter()
         .map(|r| FailedRule {
@@ -1037,7 +1012,7 @@ pub async fn checkin_submit(State(state): State<AppState>, staff: Staff, f: Form
                 .iter()
                 .any(|e| e.field == "eligibility" || e.field == "override_reason");
             let not_eligible = if eligibility_failed {
-                failing_rules(&state, &staff, &csite, &c, &draft).await?
+                failing_rules(&state, &csite, &c, &draft).await?
             } else {
                 Vec::new()
             };
@@ -1154,7 +1129,10 @@ pub async fn visits_page(State(state): State<AppState>, staff: Staff, Query(q): 
 
 pub async fn visit_checkout(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> PageResult {
     match visits::check_out(&state.store, &staff.ctx, &id, None).await {
-        Ok(_) => Ok(Redirect::to("/visits?notice=out").into_response()),
+        Ok(v) => {
+            state.board.changed(&v.site_id);
+            Ok(Redirect::to("/visits?notice=out").into_response())
+        }
         Err(AppError::Invalid(inv)) => {
             let msg = inv
                 .0
@@ -1175,7 +1153,11 @@ pub async fn visit_void(
     f: FormData,
 ) -> PageResult {
     match visits::void(&state.store, &staff.ctx, &id, f.get("reason")).await {
-        Ok(_) => Ok(Redirect::to("/visits?notice=void").into_response()),
+        Ok(v) => {
+            // A voided visit leaves the waiting list.
+            state.board.changed(&v.site_id);
+            Ok(Redirect::to("/visits?notice=void").into_response())
+        }
         // Back to the list with the message shown there.
         Err(AppError::Invalid(inv)) => {
             let msg = inv
