@@ -951,7 +951,17 @@ async fn failing_rules(
     }
     let settings = clients::settings_of(site);
     let now = haven_domain::clock::now();
-    let a = visits::assess_eligibility(&state.store, site, &settings, &client.id, draft, &substances, route, now).await?;
+    let a = visits::assess_eligibility(
+        &state.store,
+        site,
+        &settings,
+        &client.id,
+        draft,
+        &substances,
+        route,
+        now,
+    )
+    .await?;
     Ok(a.failed()
         .into_iter()
         .map(|r| FailedRule {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test.
 
 mod browser;
+mod browser_floor;
 mod cli;
 mod common;
 mod contract;

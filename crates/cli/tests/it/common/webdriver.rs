@@ -392,6 +392,50 @@ impl Driver {
         self.click(&el).await.with_context(|| format!("clicking `{css}`"))
     }
 
+    /// Runs `script` (a function body; `arguments[i]` are `args`) in the
+    /// page and returns what it returns (W3C Execute Script, synchronous).
+    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+        .with_context(|| format!("executing script `{:.80}`", script.trim()))
+    }
+
+    /// Polls (every 100 ms) until `script` returns something other than
+    /// `null`, `false`, `""` or `0`; returns that value.
+    pub async fn wait_script(&self, script: &str, args: Vec<Value>, timeout: Duration) -> Result<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let last = self.execute(script, args.clone()).await;
+            if let Ok(v) = &last
+                && !(v.is_null() || *v == json!(false) || *v == json!("") || *v == json!(0))
+            {
+                return Ok(v.clone());
+            }
+            if Instant::now() > deadline {
+                let url = self.current_url().await.unwrap_or_default();
+                let seen = match last {
+                    Ok(v) => v.to_string(),
+                    Err(e) => format!("{e:#}"),
+                };
+                bail!(
+                    "script `{:.120}` not truthy within {timeout:?} (page {url}); last result: {seen}",
+                    script.trim()
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// The document's title.
+    pub async fn title(&self) -> Result<String> {
+        let v = self.cmd(reqwest::Method::GET, "/title", None).await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+
     pub async fn page_source(&self) -> Result<String> {
         let v = self.cmd(reqwest::Method::GET, "/source", None).await?;
         Ok(v.as_str().unwrap_or_default().to_string())
