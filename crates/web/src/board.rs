@@ -305,6 +305,26 @@ pub async fn render_fragment(store: &Store, site_id: &str) -> Result<String, Str
     fragment(&site, &b).render().map_err(|e| e.to_string())
 }
 
+/// How often an open board re-checks its session.
+const SESSION_RECHECK: Duration = Duration::from_secs(30);
+
+/// Re-checks the session behind an open stream.
+struct SessionGuard {
+    store: Store,
+    id_hash: Option<String>,
+    ends_at: Option<time::OffsetDateTime>,
+    tick: tokio::time::Interval,
+}
+
+impl SessionGuard {
+    async fn still_valid(&self) -> bool {
+        let (Some(id), Some(ends)) = (&self.id_hash, self.ends_at) else {
+            return false;
+        };
+        haven_domain::clock::now() < ends && self.store.session(id).await.is_ok()
+    }
+}
+
 /// `GET /board/events`: the site's live feed. The first event is the board
 /// as it is now, so a reconnecting viewer resyncs at once.
 pub async fn events(State(state): State<AppState>, staff: crate::Staff) -> Result<Response, crate::error::PageError> {
@@ -317,26 +337,46 @@ pub async fn events(State(state): State<AppState>, staff: crate::Staff) -> Resul
         .await
         .map_err(|e| crate::error::PageError(haven_app::AppError::Internal(e)))?;
     let stop = state.board.shutdown.clone();
-    let stream = futures_util::stream::unfold((Some(first), rx, stop), |(first, mut rx, stop)| async move {
-        if let Some(html) = first {
-            let ev = Event::default().event("board").data(html);
-            return Some((Ok::<Event, Infallible>(ev), (None, rx, stop)));
-        }
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return None,
-                m = rx.recv() => match m {
-                    Ok(f) => {
-                        let ev = Event::default().event("board").id(f.seq.to_string()).data(f.html.as_ref());
-                        return Some((Ok(ev), (None, rx, stop)));
-                    }
-                    // Behind: the next fragment is the whole, newer board.
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                },
+    // The stream was authorised when it opened; it ends when the session
+    // does (logout, disabled account, password change, absolute timeout),
+    // checked every 30 seconds, so a forgotten screen stops showing codes.
+    let guard = SessionGuard {
+        store: state.store.clone(),
+        id_hash: staff.session.as_ref().map(|s| s.id_hash.clone()),
+        ends_at: staff.session.as_ref().map(|s| s.created_at + state.config.sessions.absolute),
+        tick: tokio::time::interval_at(
+            tokio::time::Instant::now() + SESSION_RECHECK,
+            SESSION_RECHECK,
+        ),
+    };
+    let stream = futures_util::stream::unfold(
+        (Some(first), rx, stop, guard),
+        |(first, mut rx, stop, mut guard)| async move {
+            if let Some(html) = first {
+                let ev = Event::default().event("board").data(html);
+                return Some((Ok::<Event, Infallible>(ev), (None, rx, stop, guard)));
             }
-        }
-    });
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return None,
+                    _ = guard.tick.tick() => {
+                        if !guard.still_valid().await {
+                            return None;
+                        }
+                    }
+                    m = rx.recv() => match m {
+                        Ok(f) => {
+                            let ev = Event::default().event("board").id(f.seq.to_string()).data(f.html.as_ref());
+                            return Some((Ok(ev), (None, rx, stop, guard)));
+                        }
+                        // Behind: the next fragment is the whole, newer board.
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    },
+                }
+            }
+        },
+    );
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
