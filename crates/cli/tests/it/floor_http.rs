@@ -360,13 +360,15 @@ async fn logging_out_ends_an_open_board_stream_asvs_7_4_1() {
     let (nurse, csrf) = s.login("demo-nurse").await;
     let mut rx = open_board(&s, &nurse).await;
     assert!(wait_for(&mut rx, Duration::from_secs(5), |_| true).await);
-    let r = nurse.post(s.url("/logout")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let r = nurse
+        .post(s.url("/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303);
     // The stream re-checks its session every 30 seconds and then ends.
-    let ended = tokio::time::timeout(Duration::from_secs(40), async {
-        while rx.recv().await.is_some() {}
-    })
-    .await;
+    let ended = tokio::time::timeout(Duration::from_secs(40), async { while rx.recv().await.is_some() {} }).await;
     assert!(ended.is_ok(), "the board kept streaming after logout");
     s.stop().await;
 }

@@ -10,5 +10,6 @@ mod common;
 mod contract;
 mod crash;
 mod floor_contract;
+mod floor_api;
 mod floor_http;
 mod http;
