@@ -48,8 +48,151 @@ pub struct BulkVisit {
     pub refusal_reason: Option<&'static str>,
 }
 
+/// A finished consumption episode for bulk loading. Historic episodes are
+/// always ended: only running episodes take part in the one-open-episode
+/// indexes, so bulk rows never collide with them.
+#[derive(Debug, Clone)]
+pub struct BulkEpisode {
+    /// Id.
+    pub id: String,
+    /// Visit.
+    pub visit_id: String,
+    /// Client.
+    pub client_id: String,
+    /// Space.
+    pub space_id: String,
+    /// Substances JSON array.
+    pub substances: String,
+    /// Route.
+    pub route: &'static str,
+    /// Start.
+    pub started_at: OffsetDateTime,
+    /// Started by (user id).
+    pub started_by: String,
+    /// End.
+    pub ended_at: OffsetDateTime,
+    /// Ended by (user id).
+    pub ended_by: String,
+    /// Equipment left in the space at the end.
+    pub equipment_left: bool,
+}
+
+/// An observation check for bulk loading (recorded at the time it was made).
+#[derive(Debug, Clone)]
+pub struct BulkCheck {
+    /// Id.
+    pub id: String,
+    /// Episode.
+    pub episode_id: String,
+    /// When.
+    pub at: OffsetDateTime,
+    /// `responsive`, `drowsy` or `unresponsive`.
+    pub status: &'static str,
+    /// Breaths per minute.
+    pub resp_rate: Option<i32>,
+    /// SpO2 %.
+    pub spo2: Option<i32>,
+    /// Sedation score.
+    pub sedation: Option<i32>,
+    /// Recorded by (user id).
+    pub recorded_by: String,
+}
+
+/// A finished after-care stay for bulk loading.
+#[derive(Debug, Clone)]
+pub struct BulkAftercare {
+    /// Id.
+    pub id: String,
+    /// Visit.
+    pub visit_id: String,
+    /// Entered.
+    pub entered_at: OffsetDateTime,
+    /// Entered by (user id).
+    pub entered_by: String,
+    /// Left.
+    pub left_at: OffsetDateTime,
+    /// Left by (user id).
+    pub left_by: String,
+    /// Observation note.
+    pub observation: String,
+}
+
+/// A closed emergency for bulk loading; its timeline goes in as
+/// [`BulkEmergencyEntry`] rows.
+#[derive(Debug, Clone)]
+pub struct BulkEmergency {
+    /// Id.
+    pub id: String,
+    /// Visit.
+    pub visit_id: Option<String>,
+    /// Episode.
+    pub episode_id: Option<String>,
+    /// Space.
+    pub space_id: Option<String>,
+    /// Client.
+    pub client_id: Option<String>,
+    /// `space`, `aftercare` or `elsewhere`.
+    pub location: &'static str,
+    /// Where exactly (space label).
+    pub location_detail: String,
+    /// Description of an unregistered person.
+    pub person_description: String,
+    /// Substances JSON array.
+    pub substances: String,
+    /// Began (recognition).
+    pub started_at: OffsetDateTime,
+    /// Opened by (user id).
+    pub opened_by: String,
+    /// Closed.
+    pub closed_at: OffsetDateTime,
+    /// Closed by (user id).
+    pub closed_by: String,
+    /// Outcome code.
+    pub outcome: &'static str,
+    /// Debrief note.
+    pub debrief: String,
+    /// Staff involved, JSON array of names.
+    pub staff_involved: String,
+}
+
+/// An emergency timeline entry for bulk loading.
+#[derive(Debug, Clone)]
+pub struct BulkEmergencyEntry {
+    /// Id.
+    pub id: String,
+    /// Emergency.
+    pub emergency_id: String,
+    /// When.
+    pub at: OffsetDateTime,
+    /// Kind code (the JSON `kind`).
+    pub kind: &'static str,
+    /// The entry as JSON (`haven_domain::emergency::EntryData`).
+    pub data: String,
+    /// Recorded by (user id).
+    pub recorded_by: String,
+    /// Written.
+    pub recorded_at: OffsetDateTime,
+}
+
+/// A handover note for bulk loading, with its own time.
+#[derive(Debug, Clone)]
+pub struct BulkHandoverNote {
+    /// Id.
+    pub id: String,
+    /// Text.
+    pub text: String,
+    /// Written by (user id).
+    pub written_by: String,
+    /// Written.
+    pub written_at: OffsetDateTime,
+}
+
 /// Rows per INSERT statement (well under SQLite's 32,766 parameters).
 const ROWS_PER_STATEMENT: usize = 400;
+/// The widest bulk row (emergencies); 400 × 17 = 6,800 parameters, well under
+/// SQLite's 32,766 and PostgreSQL's 65,535.
+const MAX_COLUMNS: usize = 17;
+const _: () = assert!(ROWS_PER_STATEMENT * MAX_COLUMNS < 32_766);
 
 /// `($1,$2),($3,$4)` for PostgreSQL; `(?,?),(?,?)` for SQLite, whose named
 /// parameters are looked up by a linear scan per bind (quadratic over a
@@ -167,6 +310,260 @@ impl Store {
                 ctx,
                 AuditAction::Create,
                 "visit_bulk",
+                Some(site_id.to_string())
+            );
+        });
+        Ok(())
+    }
+
+    /// Inserts finished episodes of one site in one transaction. The visits,
+    /// clients and spaces must exist; space cleaning state is not touched.
+    pub async fn bulk_insert_episodes(&self, ctx: &AuditCtx, site_id: &str, rows: &[BulkEpisode]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        write_tx!(self, |tx, pg| {
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "INSERT INTO episodes (id, site_id, visit_id, client_id, space_id, substances, route, started_at, \
+                     started_by, ended_at, ended_by, equipment_left) VALUES {}",
+                    placeholders(chunk.len(), 12, pg)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q
+                        .bind(r.id.clone())
+                        .bind(site_id.to_string())
+                        .bind(r.visit_id.clone())
+                        .bind(r.client_id.clone())
+                        .bind(r.space_id.clone())
+                        .bind(r.substances.clone())
+                        .bind(r.route)
+                        .bind(Ts(r.started_at))
+                        .bind(r.started_by.clone())
+                        .bind(Ts(r.ended_at))
+                        .bind(r.ended_by.clone())
+                        .bind(r.equipment_left);
+                }
+                q.execute(&mut **tx).await?;
+            }
+            append_audit!(
+                tx,
+                pg,
+                ctx,
+                AuditAction::Create,
+                "episode_bulk",
+                Some(site_id.to_string())
+            );
+        });
+        Ok(())
+    }
+
+    /// Inserts observation checks of one site in one transaction; each is
+    /// recorded at the time it was made.
+    pub async fn bulk_insert_checks(&self, ctx: &AuditCtx, site_id: &str, rows: &[BulkCheck]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        write_tx!(self, |tx, pg| {
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "INSERT INTO observation_checks (id, site_id, episode_id, at, status, resp_rate, spo2, sedation, \
+                     recorded_by, recorded_at) VALUES {}",
+                    placeholders(chunk.len(), 10, pg)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q
+                        .bind(r.id.clone())
+                        .bind(site_id.to_string())
+                        .bind(r.episode_id.clone())
+                        .bind(Ts(r.at))
+                        .bind(r.status)
+                        .bind(r.resp_rate)
+                        .bind(r.spo2)
+                        .bind(r.sedation)
+                        .bind(r.recorded_by.clone())
+                        .bind(Ts(r.at));
+                }
+                q.execute(&mut **tx).await?;
+            }
+            append_audit!(
+                tx,
+                pg,
+                ctx,
+                AuditAction::Create,
+                "observation_check_bulk",
+                Some(site_id.to_string())
+            );
+        });
+        Ok(())
+    }
+
+    /// Inserts finished after-care stays of one site in one transaction.
+    pub async fn bulk_insert_aftercare(&self, ctx: &AuditCtx, site_id: &str, rows: &[BulkAftercare]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        write_tx!(self, |tx, pg| {
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "INSERT INTO aftercare (id, site_id, visit_id, entered_at, entered_by, left_at, left_by, \
+                     observation) VALUES {}",
+                    placeholders(chunk.len(), 8, pg)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q
+                        .bind(r.id.clone())
+                        .bind(site_id.to_string())
+                        .bind(r.visit_id.clone())
+                        .bind(Ts(r.entered_at))
+                        .bind(r.entered_by.clone())
+                        .bind(Ts(r.left_at))
+                        .bind(r.left_by.clone())
+                        .bind(r.observation.clone());
+                }
+                q.execute(&mut **tx).await?;
+            }
+            append_audit!(
+                tx,
+                pg,
+                ctx,
+                AuditAction::Create,
+                "aftercare_bulk",
+                Some(site_id.to_string())
+            );
+        });
+        Ok(())
+    }
+
+    /// Inserts closed emergencies of one site in one transaction (their
+    /// timelines go in with [`Store::bulk_insert_emergency_entries`]).
+    pub async fn bulk_insert_emergencies(&self, ctx: &AuditCtx, site_id: &str, rows: &[BulkEmergency]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        write_tx!(self, |tx, pg| {
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "INSERT INTO emergencies (id, site_id, visit_id, episode_id, space_id, client_id, location, \
+                     location_detail, person_description, substances, started_at, opened_by, closed_at, closed_by, \
+                     outcome, debrief, staff_involved) VALUES {}",
+                    placeholders(chunk.len(), MAX_COLUMNS, pg)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q
+                        .bind(r.id.clone())
+                        .bind(site_id.to_string())
+                        .bind(r.visit_id.clone())
+                        .bind(r.episode_id.clone())
+                        .bind(r.space_id.clone())
+                        .bind(r.client_id.clone())
+                        .bind(r.location)
+                        .bind(r.location_detail.clone())
+                        .bind(r.person_description.clone())
+                        .bind(r.substances.clone())
+                        .bind(Ts(r.started_at))
+                        .bind(r.opened_by.clone())
+                        .bind(Ts(r.closed_at))
+                        .bind(r.closed_by.clone())
+                        .bind(r.outcome)
+                        .bind(r.debrief.clone())
+                        .bind(r.staff_involved.clone());
+                }
+                q.execute(&mut **tx).await?;
+            }
+            append_audit!(
+                tx,
+                pg,
+                ctx,
+                AuditAction::Create,
+                "emergency_bulk",
+                Some(site_id.to_string())
+            );
+        });
+        Ok(())
+    }
+
+    /// Inserts emergency timeline entries of one site in one transaction.
+    pub async fn bulk_insert_emergency_entries(
+        &self,
+        ctx: &AuditCtx,
+        site_id: &str,
+        rows: &[BulkEmergencyEntry],
+    ) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        write_tx!(self, |tx, pg| {
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "INSERT INTO emergency_entries (id, emergency_id, site_id, at, kind, data, recorded_by, \
+                     recorded_at) VALUES {}",
+                    placeholders(chunk.len(), 8, pg)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q
+                        .bind(r.id.clone())
+                        .bind(r.emergency_id.clone())
+                        .bind(site_id.to_string())
+                        .bind(Ts(r.at))
+                        .bind(r.kind)
+                        .bind(r.data.clone())
+                        .bind(r.recorded_by.clone())
+                        .bind(Ts(r.recorded_at));
+                }
+                q.execute(&mut **tx).await?;
+            }
+            append_audit!(
+                tx,
+                pg,
+                ctx,
+                AuditAction::Create,
+                "emergency_entry_bulk",
+                Some(site_id.to_string())
+            );
+        });
+        Ok(())
+    }
+
+    /// Inserts handover notes of one site with their own times, in one
+    /// transaction.
+    pub async fn bulk_insert_handover_notes(
+        &self,
+        ctx: &AuditCtx,
+        site_id: &str,
+        rows: &[BulkHandoverNote],
+    ) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        write_tx!(self, |tx, pg| {
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "INSERT INTO handover_notes (id, site_id, text, written_by, written_at) VALUES {}",
+                    placeholders(chunk.len(), 5, pg)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q
+                        .bind(r.id.clone())
+                        .bind(site_id.to_string())
+                        .bind(r.text.clone())
+                        .bind(r.written_by.clone())
+                        .bind(Ts(r.written_at));
+                }
+                q.execute(&mut **tx).await?;
+            }
+            append_audit!(
+                tx,
+                pg,
+                ctx,
+                AuditAction::Create,
+                "handover_note_bulk",
                 Some(site_id.to_string())
             );
         });

@@ -18,7 +18,9 @@ mod users;
 mod visits;
 
 pub use audit::{AuditCtx, AuditRow, verify as verify_audit};
-pub use bulk::{BulkClient, BulkVisit};
+pub use bulk::{
+    BulkAftercare, BulkCheck, BulkClient, BulkEmergency, BulkEmergencyEntry, BulkEpisode, BulkHandoverNote, BulkVisit,
+};
 pub use clients::{ClientRow, IdentityRow, MergeRow, NewClientRecord};
 pub use emergencies::{AmendmentRow, CloseEmergencyRecord, EmergencyRow, EntryRow, NewEmergencyRecord};
 pub use floor::{

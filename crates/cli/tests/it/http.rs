@@ -321,7 +321,8 @@ async fn page_access_follows_the_role_matrix_t8() {
     let site = s.db.store.site_by_code("GLA").await.unwrap();
     let client = s.db.store.search_clients(&site.id, "GLA-", 1).await.unwrap().remove(0);
     let client_page = format!("/clients/{}", client.id);
-    let routes: [(&str, &[&str]); 6] = [
+    let floor: &[&str] = &["worker", "nurse", "prescriber", "pharmacist", "manager"];
+    let routes: [(&str, &[&str]); 10] = [
         (
             "/",
             &[
@@ -345,6 +346,10 @@ async fn page_access_follows_the_role_matrix_t8() {
         ("/checkin", &["worker", "nurse", "manager"]),
         ("/visits", &["worker", "nurse", "prescriber", "pharmacist", "manager"]),
         ("/admin", &["manager", "admin"]),
+        ("/board", floor),
+        ("/handover", floor),
+        ("/emergencies", floor),
+        ("/emergencies/new", floor),
     ];
     for role in [
         "worker",
