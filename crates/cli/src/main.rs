@@ -382,10 +382,14 @@ async fn run(cmd: Cmd, config: Config) -> Result<()> {
             let store = open(&config).await?;
             let summary = generate_demo(&store, sites, years, scale, seed).await?;
             println!(
-                "demo: sites {}, {} clients, {} visits",
+                "demo: sites {}, {} clients, {} visits, {} episodes, {} checks, {} after-care stays, {} emergencies",
                 summary.sites.join(", "),
                 summary.clients,
-                summary.visits
+                summary.visits,
+                summary.episodes,
+                summary.checks,
+                summary.aftercare,
+                summary.emergencies
             );
             store.close().await;
             Ok(())

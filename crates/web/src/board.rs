@@ -343,11 +343,11 @@ pub async fn events(State(state): State<AppState>, staff: crate::Staff) -> Resul
     let guard = SessionGuard {
         store: state.store.clone(),
         id_hash: staff.session.as_ref().map(|s| s.id_hash.clone()),
-        ends_at: staff.session.as_ref().map(|s| s.created_at + state.config.sessions.absolute),
-        tick: tokio::time::interval_at(
-            tokio::time::Instant::now() + SESSION_RECHECK,
-            SESSION_RECHECK,
-        ),
+        ends_at: staff
+            .session
+            .as_ref()
+            .map(|s| s.created_at + state.config.sessions.absolute),
+        tick: tokio::time::interval_at(tokio::time::Instant::now() + SESSION_RECHECK, SESSION_RECHECK),
     };
     let stream = futures_util::stream::unfold(
         (Some(first), rx, stop, guard),

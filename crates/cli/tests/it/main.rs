@@ -9,7 +9,7 @@ mod cli;
 mod common;
 mod contract;
 mod crash;
-mod floor_contract;
 mod floor_api;
+mod floor_contract;
 mod floor_http;
 mod http;
