@@ -372,3 +372,48 @@ async fn logging_out_ends_an_open_board_stream_asvs_7_4_1() {
     assert!(ended.is_ok(), "the board kept streaming after logout");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handover_lists_the_floor_and_keeps_a_note() {
+    let s = TestServer::start().await;
+    let (nurse, csrf) = s.login("demo-nurse").await;
+    // An empty note is refused with the form shown again.
+    let r = nurse
+        .post(s.url("/handover/notes"))
+        .form(&[("csrf", csrf.as_str()), ("text", "   ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let note = "Booth 3 door sticks; maintenance called";
+    let r = nurse
+        .post(s.url("/handover/notes"))
+        .form(&[("csrf", csrf.as_str()), ("text", note)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let html = nurse
+        .get(s.url("/handover"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(note));
+    // The demo's live floor: running episodes and the person waiting are listed.
+    let site = s.db.store.site_by_code("GLA").await.unwrap();
+    for e in s.db.store.open_episodes(&site.id).await.unwrap() {
+        assert!(html.contains(&e.client_code), "episode of {} missing", e.client_code);
+    }
+    for w in
+        s.db.store
+            .waiting(&site.id, haven_domain::clock::now() - time::Duration::hours(18))
+            .await
+            .unwrap()
+    {
+        assert!(html.contains(&w.client_code), "waiting {} missing", w.client_code);
+    }
+    s.stop().await;
+}
