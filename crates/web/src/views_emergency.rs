@@ -45,7 +45,7 @@ use crate::{
 
 // ---------- shared helpers ----------
 
-fn is_htmx(headers: &HeaderMap) -> bool {
+pub(crate) fn is_htmx(headers: &HeaderMap) -> bool {
     headers
         .get("hx-request")
         .and_then(|v| v.to_str().ok())
@@ -55,7 +55,7 @@ fn is_htmx(headers: &HeaderMap) -> bool {
 /// After a successful write: 303 back to `to` (post/redirect/get), or for
 /// an htmx request 200 with `HX-Redirect`, since htmx follows that header
 /// with a full page load rather than swapping a redirected body.
-fn done(headers: &HeaderMap, to: &str) -> Response {
+pub(crate) fn done(headers: &HeaderMap, to: &str) -> Response {
     if is_htmx(headers) {
         let mut r = StatusCode::OK.into_response();
         if let Ok(v) = HeaderValue::from_str(to) {

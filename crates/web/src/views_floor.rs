@@ -25,6 +25,7 @@ use crate::{
     form::FormData,
     security::Staff,
     views::{Chrome, Errors, PageResult, chrome, hhmm, render, site_of},
+    views_emergency::{done, is_htmx},
 };
 
 #[derive(Template)]
@@ -61,10 +62,6 @@ pub async fn board_page(
             problem: q.problem,
         },
     ))
-}
-
-fn is_htmx(headers: &HeaderMap) -> bool {
-    headers.get("hx-request").is_some_and(|v| v == "true")
 }
 
 /// The answer to a board action: clear or fill the problem slot (htmx), or
@@ -186,7 +183,7 @@ pub async fn episode_check(
             state.board.changed(&e.site_id);
         }
         if let Some(eid) = &out.emergency_id {
-            return Ok(go_to(&headers, &format!("/emergencies/{eid}")));
+            return Ok(done(&headers, &format!("/emergencies/{eid}")));
         }
         if from_page {
             return Ok(Redirect::to(&format!("/episodes/{id}?checked=1")).into_response());
@@ -206,19 +203,6 @@ pub async fn episode_check(
             .await
         }
         other => answer(&state, None, &headers, other),
-    }
-}
-
-/// A redirect that htmx follows as a page change.
-fn go_to(headers: &HeaderMap, to: &str) -> Response {
-    if is_htmx(headers) {
-        let mut r = StatusCode::OK.into_response();
-        if let Ok(v) = HeaderValue::from_str(to) {
-            r.headers_mut().insert("HX-Redirect", v);
-        }
-        r
-    } else {
-        Redirect::to(to).into_response()
     }
 }
 
