@@ -268,7 +268,32 @@ mod tests {
         s.home_area_format = "zip".into();
         let e = s.validate().unwrap_err();
         let fields: Vec<_> = e.0.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(fields, ["genders", "substances", "routes", "home_area_format"]);
+        // With no routes left, the eligibility rules' routes per space kind are unknown too.
+        assert_eq!(
+            fields,
+            [
+                "genders",
+                "substances",
+                "routes",
+                "home_area_format",
+                "eligibility.routes_by_kind",
+                "eligibility.routes_by_kind"
+            ]
+        );
+    }
+
+    #[test]
+    fn settings_validate_floor_timers_and_potentially_fatal_criteria() {
+        let mut s = SiteSettings::default();
+        s.timers.injecting.check_minutes = 0;
+        s.potentially_fatal = vec!["naloxone".into(), "hiccups".into()];
+        let e = s.validate().unwrap_err();
+        let fields: Vec<_> = e.0.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["timers.injecting.check_minutes", "potentially_fatal"]);
+        // Stored settings from before these keys existed take the defaults.
+        let old = SiteSettings::from_json(r#"{"routes":["injection","inhalation"]}"#).unwrap();
+        assert_eq!(old.timers, crate::floor::Timers::default());
+        assert_eq!(old.potentially_fatal, ["naloxone", "ambulance"]);
     }
 
     #[test]
