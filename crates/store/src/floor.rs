@@ -179,6 +179,18 @@ pub enum SpaceMark {
     InService,
 }
 
+impl SpaceMark {
+    /// Parses the wire code (`cleaned`, `out_of_service`, `in_service`).
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "cleaned" => SpaceMark::Cleaned,
+            "out_of_service" => SpaceMark::OutOfService,
+            "in_service" => SpaceMark::InService,
+            _ => return None,
+        })
+    }
+}
+
 /// A handover note.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct HandoverNoteRow {

@@ -755,16 +755,11 @@ async fn mark_space(
     ApiBody(body): ApiBody,
 ) -> ApiResult {
     let b: SpaceStateBody = json_body!(parse_json(&headers, &body));
-    let mark = match b.mark.as_str() {
-        "cleaned" => SpaceMark::Cleaned,
-        "out_of_service" => SpaceMark::OutOfService,
-        "in_service" => SpaceMark::InService,
-        _ => {
-            return Err(ApiError(AppError::Invalid(Invalid::one(
-                "mark",
-                "choose cleaned, out_of_service or in_service",
-            ))));
-        }
+    let Some(mark) = SpaceMark::parse(&b.mark) else {
+        return Err(ApiError(AppError::Invalid(Invalid::one(
+            "mark",
+            "choose cleaned, out_of_service or in_service",
+        ))));
     };
     let site_id = state.store.space_site(&id).await.map_err(AppError::from)?;
     // A space at a site where the actor has no role does not exist for them.

@@ -248,14 +248,9 @@ pub async fn space_mark(
     f: FormData,
 ) -> PageResult {
     let site = site_of(&state, &staff).await?;
-    let mark = match f.get("mark") {
-        "cleaned" => SpaceMark::Cleaned,
-        "out_of_service" => SpaceMark::OutOfService,
-        "in_service" => SpaceMark::InService,
-        _ => {
-            let inv = haven_domain::Invalid::one("mark", "choose cleaned, out_of_service or in_service");
-            return answer::<()>(&state, None, &headers, Err(inv.into()));
-        }
+    let Some(mark) = SpaceMark::parse(f.get("mark")) else {
+        let inv = haven_domain::Invalid::one("mark", "choose cleaned, out_of_service or in_service");
+        return answer::<()>(&state, None, &headers, Err(inv.into()));
     };
     let r = floor::mark_space(&state.store, &staff.ctx, &site.id, &id, mark).await;
     answer(&state, Some(&site.id), &headers, r)
