@@ -125,12 +125,12 @@ async fn new_visit(store: &Store, fx: &Fx, client_id: &str, arrived_at: OffsetDa
     v
 }
 
-async fn head(store: &Store) -> i64 {
+pub(crate) async fn head(store: &Store) -> i64 {
     store.audit_head().await.expect("audit head").0
 }
 
 /// Runs `fut` and asserts it appended exactly `n` audit events.
-async fn audited<T>(store: &Store, n: i64, fut: impl Future<Output = T>) -> T {
+pub(crate) async fn audited<T>(store: &Store, n: i64, fut: impl Future<Output = T>) -> T {
     let before = head(store).await;
     let out = fut.await;
     let after = head(store).await;
@@ -139,7 +139,7 @@ async fn audited<T>(store: &Store, n: i64, fut: impl Future<Output = T>) -> T {
 }
 
 /// The newest audit event.
-async fn last_event(store: &Store) -> AuditRow {
+pub(crate) async fn last_event(store: &Store) -> AuditRow {
     let seq = head(store).await;
     let mut page = store.audit_page(seq - 1, 1).await.expect("audit page");
     assert_eq!(page.len(), 1, "the head event is stored");
@@ -147,7 +147,7 @@ async fn last_event(store: &Store) -> AuditRow {
 }
 
 /// Asserts the newest event records `action` on `subject_type`/`subject_id`.
-async fn assert_last_event(store: &Store, action: AuditAction, subject_type: &str, subject_id: &str) {
+pub(crate) async fn assert_last_event(store: &Store, action: AuditAction, subject_type: &str, subject_id: &str) {
     let e = last_event(store).await;
     assert_eq!(
         (e.action.as_str(), e.subject_type.as_str(), e.subject_id.as_deref()),
@@ -157,7 +157,7 @@ async fn assert_last_event(store: &Store, action: AuditAction, subject_type: &st
 }
 
 /// The whole chain verifies and ends at the head row.
-async fn assert_chain(store: &Store) {
+pub(crate) async fn assert_chain(store: &Store) {
     let (seq, hash) = store.audit_head().await.expect("audit head");
     let r = haven_store::verify_audit(store).await.expect("verify runs");
     assert_eq!(
@@ -167,11 +167,11 @@ async fn assert_chain(store: &Store) {
     );
 }
 
-fn is_conflict<T: std::fmt::Debug>(r: &Result<T, StoreError>) -> bool {
+pub(crate) fn is_conflict<T: std::fmt::Debug>(r: &Result<T, StoreError>) -> bool {
     matches!(r, Err(StoreError::Conflict(_)))
 }
 
-fn is_not_found<T: std::fmt::Debug>(r: &Result<T, StoreError>) -> bool {
+pub(crate) fn is_not_found<T: std::fmt::Debug>(r: &Result<T, StoreError>) -> bool {
     matches!(r, Err(StoreError::NotFound))
 }
 

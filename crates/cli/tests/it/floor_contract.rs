@@ -6,10 +6,10 @@
 //! event per record it creates or changes (a refused write appends none), and
 //! the chain is verified at the end of each test.
 //!
-//! The small fixture helpers are copied from `contract.rs` rather than shared,
-//! so the two files can change independently.
+//! The audit assertions are shared with `contract.rs`; the fixtures here
+//! build the spaces and visits these tests need.
 
-use std::{future::Future, sync::Arc};
+use std::sync::Arc;
 
 use haven_domain::{
     audit::AuditAction,
@@ -17,10 +17,12 @@ use haven_domain::{
     site::{SiteInput, validate_site},
 };
 use haven_store::{
-    AuditCtx, AuditRow, BoardSpaceRow, ClientRow, CloseEmergencyRecord, Created, NewCheckRecord, NewClientRecord,
+    AuditCtx, BoardSpaceRow, ClientRow, CloseEmergencyRecord, Created, NewCheckRecord, NewClientRecord,
     NewEmergencyRecord, NewEpisodeRecord, NewVisitRecord, SiteRow, SpaceMark, Store, StoreError, VisitRow,
 };
 use time::{Duration, OffsetDateTime, macros::datetime};
+
+use crate::contract::{assert_chain, assert_last_event, audited, head, is_conflict, is_not_found};
 
 /// A syntactically valid Argon2id PHC string; the store never checks it.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
@@ -188,56 +190,6 @@ fn elsewhere_emergency(started_at: OffsetDateTime) -> NewEmergencyRecord {
         substances: vec!["fentanyl".into()],
         started_at,
     }
-}
-
-async fn head(store: &Store) -> i64 {
-    store.audit_head().await.expect("audit head").0
-}
-
-/// Runs `fut` and asserts it appended exactly `n` audit events.
-async fn audited<T>(store: &Store, n: i64, fut: impl Future<Output = T>) -> T {
-    let before = head(store).await;
-    let out = fut.await;
-    let after = head(store).await;
-    assert_eq!(after - before, n, "audit events appended by this call");
-    out
-}
-
-/// The newest audit event.
-async fn last_event(store: &Store) -> AuditRow {
-    let seq = head(store).await;
-    let mut page = store.audit_page(seq - 1, 1).await.expect("audit page");
-    assert_eq!(page.len(), 1, "the head event is stored");
-    page.remove(0)
-}
-
-/// Asserts the newest event records `action` on `subject_type`/`subject_id`.
-async fn assert_last_event(store: &Store, action: AuditAction, subject_type: &str, subject_id: &str) {
-    let e = last_event(store).await;
-    assert_eq!(
-        (e.action.as_str(), e.subject_type.as_str(), e.subject_id.as_deref()),
-        (action.as_str(), subject_type, Some(subject_id)),
-        "newest audit event"
-    );
-}
-
-/// The whole chain verifies and ends at the head row.
-async fn assert_chain(store: &Store) {
-    let (seq, hash) = store.audit_head().await.expect("audit head");
-    let r = haven_store::verify_audit(store).await.expect("verify runs");
-    assert_eq!(
-        r,
-        Ok((u64::try_from(seq).expect("seq >= 0"), hash)),
-        "audit chain verifies"
-    );
-}
-
-fn is_conflict<T: std::fmt::Debug>(r: &Result<T, StoreError>) -> bool {
-    matches!(r, Err(StoreError::Conflict(_)))
-}
-
-fn is_not_found<T: std::fmt::Debug>(r: &Result<T, StoreError>) -> bool {
-    matches!(r, Err(StoreError::NotFound))
 }
 
 /// The board row of one space.
