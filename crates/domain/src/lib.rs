@@ -5,14 +5,18 @@
 
 pub mod audit;
 pub mod auth;
+pub mod care;
 pub mod chi;
 pub mod client;
 pub mod clock;
 pub mod codes;
+pub mod community;
+pub mod drugcheck;
 pub mod eligibility;
 pub mod emergency;
 pub mod floor;
 pub mod similarity;
+pub mod supply;
 pub mod site;
 pub mod visit;
 

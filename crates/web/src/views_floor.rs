@@ -177,10 +177,9 @@ pub async fn episode_check(
     }
     let r = floor::record_check(&state.store, &staff.ctx, &id, &draft).await;
     if let Ok(out) = &r {
-        if let Some(site) = &staff.site_id {
-            state.board.changed(site);
-        } else if let Ok(e) = floor::episode(&state.store, &staff.ctx, &id).await {
-            state.board.changed(&e.site_id);
+        // The episode's own site, which need not be the session's.
+        if let Ok(site) = state.store.episode_site(&id).await {
+            state.board.changed(&site);
         }
         if let Some(eid) = &out.emergency_id {
             return Ok(done(&headers, &format!("/emergencies/{eid}")));
