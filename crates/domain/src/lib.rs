@@ -16,8 +16,8 @@ pub mod eligibility;
 pub mod emergency;
 pub mod floor;
 pub mod similarity;
-pub mod supply;
 pub mod site;
+pub mod supply;
 pub mod visit;
 
 /// A validation failure that names the field it belongs to, so forms can show
