@@ -53,6 +53,8 @@ pub struct Board {
     pub aftercare: Vec<AftercareRow>,
     /// Open emergencies.
     pub emergencies: Vec<EmergencyRow>,
+    /// Alerts showing at the site (its own and shared ones).
+    pub alerts: Vec<haven_store::AlertRow>,
     /// When it was read.
     pub now: OffsetDateTime,
 }
@@ -105,6 +107,7 @@ pub async fn board_unaudited(store: &Store, site_id: &str) -> AppResult<Board> {
         waiting: store.waiting(site_id, now - WAITING_WINDOW).await?,
         aftercare: store.in_aftercare(site_id).await?,
         emergencies: store.open_emergencies(site_id).await?,
+        alerts: store.active_alerts(site_id, now).await?,
         now,
     })
 }

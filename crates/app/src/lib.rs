@@ -2,6 +2,7 @@
 //! authorises (domain), validates (domain), then makes one transaction that
 //! holds the change and its audit event (store).
 
+pub mod alerts;
 pub mod auth;
 pub mod clients;
 pub mod demo;

@@ -108,11 +108,13 @@ pub enum Action {
     OverrideEligibility,
     /// Open and record a medical emergency (anyone clinical on the floor).
     RecordEmergency,
+    /// Raise or withdraw a site-wide alert (e.g. a dangerous adulterant).
+    ManageAlerts,
 }
 
 impl Action {
     /// Every action, for table-driven tests and docs.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::ViewSiteFigures,
         Action::ViewClient,
         Action::ViewIdentity,
@@ -130,6 +132,7 @@ impl Action {
         Action::RecordEpisode,
         Action::OverrideEligibility,
         Action::RecordEmergency,
+        Action::ManageAlerts,
     ];
 
     /// Stable name used in audit events.
@@ -152,6 +155,7 @@ impl Action {
             Action::RecordEpisode => "record_episode",
             Action::OverrideEligibility => "override_eligibility",
             Action::RecordEmergency => "record_emergency",
+            Action::ManageAlerts => "manage_alerts",
         }
     }
 }
@@ -213,7 +217,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         RegisterClient => matches!(role, Worker | Nurse | Prescriber | Pharmacist | Manager),
         RecordVisit | RecordEpisode => matches!(role, Worker | Nurse | Manager),
         ViewFloor | RecordEmergency => matches!(role, Worker | Nurse | Prescriber | Pharmacist | Manager),
-        OverrideEligibility => matches!(role, Nurse | Manager),
+        OverrideEligibility | ManageAlerts => matches!(role, Nurse | Manager),
         ViewIdentity => matches!(role, Nurse | Prescriber | Pharmacist | Manager),
         VoidVisit => matches!(role, Nurse | Manager),
         MergeClients | ViewAccessLog => matches!(role, Manager),
@@ -335,15 +339,15 @@ mod tests {
     /// The expected matrix, written out independently of `role_allows` so a
     /// change to either is caught. Columns follow `Action::ALL`.
     /// Rows: worker, nurse, prescriber, pharmacist, manager, evaluator, admin.
-    const EXPECTED: [[u8; 17]; 7] = [
-        // fig cli idn reg mrg vis lst void log site staff new agg flr epi ovr emg
-        [1, 1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1], // worker
-        [1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1], // nurse
-        [1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1], // prescriber
-        [1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1], // pharmacist
-        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1], // manager
-        [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0], // evaluator
-        [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0], // admin
+    const EXPECTED: [[u8; 18]; 7] = [
+        // fig cli idn reg mrg vis lst void log site staff new agg flr epi ovr emg alr
+        [1, 1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1, 0], // worker
+        [1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1], // nurse
+        [1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0], // prescriber
+        [1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0], // pharmacist
+        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1], // manager
+        [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], // evaluator
+        [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0], // admin
     ];
 
     #[test]

@@ -5,6 +5,7 @@
 //! audit chain head is locked for the append so concurrent writers keep the
 //! chain linear. SQL lives only in this crate.
 
+mod alerts;
 mod audit;
 mod bulk;
 mod clients;
@@ -17,6 +18,7 @@ mod ts;
 mod users;
 mod visits;
 
+pub use alerts::AlertRow;
 pub use audit::{AuditCtx, AuditRow, verify as verify_audit};
 pub use bulk::{
     BulkAftercare, BulkCheck, BulkClient, BulkEmergency, BulkEmergencyEntry, BulkEpisode, BulkHandoverNote, BulkVisit,

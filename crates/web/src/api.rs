@@ -51,6 +51,8 @@ pub fn router() -> Router<AppState> {
         .route("/episodes/{id}/end", post(end_episode))
         .route("/spaces/{id}/state", post(mark_space))
         .route("/board", get(board))
+        .route("/alerts", get(list_alerts).post(raise_alert))
+        .route("/alerts/{id}/withdraw", post(withdraw_alert))
         .route("/emergencies", post(open_emergency))
         .route("/emergencies/{id}", get(get_emergency))
         .route("/emergencies/{id}/entries", post(add_entry))
@@ -966,7 +968,7 @@ async fn close_emergency(
 
 /// The paths and methods the API serves, as listed in the OpenAPI document
 /// (a test checks the two agree).
-pub const API_ROUTES: [(&str, &str); 19] = [
+pub const API_ROUTES: [(&str, &str); 22] = [
     ("/api/v1/clients", "post"),
     ("/api/v1/clients", "get"),
     ("/api/v1/clients/{id}", "get"),
@@ -986,7 +988,78 @@ pub const API_ROUTES: [(&str, &str); 19] = [
     ("/api/v1/emergencies/{id}/entries", "post"),
     ("/api/v1/emergencies/{id}/entries/{entry_id}/amend", "post"),
     ("/api/v1/emergencies/{id}/close", "post"),
+    ("/api/v1/alerts", "get"),
+    ("/api/v1/alerts", "post"),
+    ("/api/v1/alerts/{id}/withdraw", "post"),
 ];
+
+fn alert_json(a: &haven_store::AlertRow) -> Value {
+    json!({
+        "id": a.id, "site_id": a.site_id, "site": a.site_code, "text": a.text,
+        "expires_at": haven_domain::clock::rfc3339(a.expires_at), "shared": a.shared,
+        "created_at": haven_domain::clock::rfc3339(a.created_at),
+        "withdrawn_at": a.withdrawn_at.map(haven_domain::clock::rfc3339),
+    })
+}
+
+async fn list_alerts(
+    State(state): State<AppState>,
+    staff: Staff,
+    q: Result<Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => return Ok(bad_query(&e, "give ?site= (a site id or code)")),
+    };
+    let site = site_by_id_or_code(&state, &q.site).await?;
+    if staff.ctx.actor.role_at(&site.id).is_none() {
+        return Err(ApiError(AppError::NotFound));
+    }
+    let rows = haven_app::alerts::active(&state.store, &staff.ctx, &site.id).await?;
+    Ok(Json(rows.iter().map(alert_json).collect::<Vec<_>>()).into_response())
+}
+
+/// `POST /api/v1/alerts` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAlertBody {
+    site: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    expires_at: Option<String>,
+    #[serde(default)]
+    share_with_installation: bool,
+}
+
+async fn raise_alert(
+    State(state): State<AppState>,
+    staff: Staff,
+    headers: HeaderMap,
+    ApiBody(body): ApiBody,
+) -> ApiResult {
+    let b: NewAlertBody = json_body!(parse_json(&headers, &body));
+    let expires_at = parse_time("expires_at", b.expires_at.as_deref())?;
+    let site = site_by_id_or_code(&state, &b.site).await?;
+    let draft = haven_domain::drugcheck::AlertDraft {
+        text: b.text,
+        expires_at,
+        share_with_installation: b.share_with_installation,
+    };
+    let a = haven_app::alerts::raise(&state.store, &staff.ctx, &site.id, &draft).await?;
+    for s in haven_app::alerts::affected_sites(&state.store, &a).await? {
+        state.board.changed(&s);
+    }
+    Ok((StatusCode::CREATED, Json(alert_json(&a))).into_response())
+}
+
+async fn withdraw_alert(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult {
+    let a = haven_app::alerts::withdraw(&state.store, &staff.ctx, &id).await?;
+    for s in haven_app::alerts::affected_sites(&state.store, &a).await? {
+        state.board.changed(&s);
+    }
+    Ok(Json(alert_json(&a)).into_response())
+}
 
 async fn openapi() -> Response {
     Json(openapi_document()).into_response()
@@ -999,7 +1072,57 @@ pub fn openapi_document() -> Value {
     merge(&mut doc["paths"], emergency_paths());
     merge(&mut doc["components"]["schemas"], floor_schemas());
     merge(&mut doc["components"]["schemas"], emergency_schemas());
+    merge(&mut doc["paths"], alert_paths());
+    merge(&mut doc["components"]["schemas"], alert_schemas());
     doc
+}
+
+fn alert_paths() -> Value {
+    json!({
+        "/api/v1/alerts": {
+            "get": {
+                "summary": "Alerts showing at a site (its own and shared ones)", "operationId": "listAlerts",
+                "parameters": [{"name": "site", "in": "query", "required": true, "schema": {"type": "string"},
+                                "description": "Site id or code"}],
+                "responses": responses(json!({"200": {"description": "The alerts", "content": {"application/json":
+                    {"schema": {"type": "array", "items": schema_ref("Alert")}}}}}))
+            },
+            "post": {
+                "summary": "Raise a site-wide alert (an expiry is required)", "operationId": "raiseAlert",
+                "requestBody": request("NewAlert", true),
+                "responses": responses(json!({"201": reply("Raised", "Alert")}))
+            }
+        },
+        "/api/v1/alerts/{id}/withdraw": {
+            "post": {
+                "summary": "Withdraw an alert", "operationId": "withdrawAlert",
+                "parameters": path_params(&["id"]),
+                "responses": responses(json!({"200": reply("Withdrawn", "Alert")}))
+            }
+        }
+    })
+}
+
+fn alert_schemas() -> Value {
+    let time = json!({"type": "string", "format": "date-time"});
+    json!({
+        "NewAlert": {
+            "type": "object", "additionalProperties": false, "required": ["site", "text", "expires_at"],
+            "properties": {
+                "site": {"type": "string", "description": "Site id or code"},
+                "text": {"type": "string", "minLength": 3, "maxLength": 500},
+                "expires_at": {"type": "string", "format": "date-time",
+                               "description": "Required; at most 30 days ahead"},
+                "share_with_installation": {"type": "boolean", "default": false}
+            }
+        },
+        "Alert": {"type": "object", "properties": {
+            "id": {"type": "string", "format": "uuid"}, "site_id": {"type": "string", "format": "uuid"},
+            "site": {"type": "string"}, "text": {"type": "string"}, "expires_at": time,
+            "shared": {"type": "boolean"}, "created_at": time,
+            "withdrawn_at": {"type": ["string", "null"], "format": "date-time"}
+        }}
+    })
 }
 
 /// Adds the members of `from` to the object `into`.

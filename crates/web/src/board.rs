@@ -181,6 +181,31 @@ pub struct EmergencyLine {
     pub(crate) started_at: String,
 }
 
+/// An alert as boards and banners show it.
+#[derive(Debug, Clone)]
+pub struct AlertLine {
+    pub(crate) id: String,
+    pub(crate) text: String,
+    pub(crate) from: String,
+    pub(crate) until: String,
+    pub(crate) expires_at: String,
+}
+
+/// An alert for the board and the banner on every page.
+pub fn alert_line(site: &SiteRow, a: &haven_store::AlertRow) -> AlertLine {
+    AlertLine {
+        id: a.id.clone(),
+        text: a.text.clone(),
+        from: if a.site_id == site.id {
+            String::new()
+        } else {
+            a.site_code.clone()
+        },
+        until: haven_domain::clock::local_hhmm(&site.timezone, a.expires_at),
+        expires_at: rfc(a.expires_at),
+    }
+}
+
 /// The `#board` fragment.
 #[derive(Template)]
 #[template(path = "_board.html")]
@@ -189,6 +214,7 @@ pub struct BoardFragment {
     waiting: Vec<WaitingLine>,
     aftercare: Vec<AftercareLine>,
     emergencies: Vec<EmergencyLine>,
+    alerts: Vec<AlertLine>,
     free: usize,
     rendered_at: String,
 }
@@ -274,6 +300,7 @@ pub fn fragment(site: &SiteRow, b: &Board) -> BoardFragment {
             })
             .collect(),
         emergencies: b.emergencies.iter().map(|e| emergency_line(site, e)).collect(),
+        alerts: b.alerts.iter().map(|a| alert_line(site, a)).collect(),
         free: free.len(),
         rendered_at: rfc(b.now),
     }

@@ -8,6 +8,7 @@ mod error;
 mod form;
 mod security;
 mod views;
+mod views_alerts;
 mod views_emergency;
 mod views_floor;
 
@@ -192,6 +193,11 @@ pub fn router(state: AppState) -> Router {
             post(views_emergency::emergency_amend),
         )
         .route("/emergencies/{id}/close", post(views_emergency::emergency_close))
+        .route(
+            "/alerts",
+            get(views_alerts::alerts_page).post(views_alerts::alert_raise),
+        )
+        .route("/alerts/{id}/withdraw", post(views_alerts::alert_withdraw))
         .route("/admin", get(views::admin_page))
         .route("/admin/site", post(views::admin_site))
         .route("/admin/sites", post(views::admin_create_site))

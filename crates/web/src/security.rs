@@ -33,6 +33,8 @@ pub struct Staff {
     /// Open emergencies at that site, for the banner on every page (page
     /// requests of sessions only).
     pub emergencies: Vec<haven_store::EmergencyRow>,
+    /// Alerts showing at that site, for the banner on every page.
+    pub alerts: Vec<haven_store::AlertRow>,
 }
 
 impl Staff {
@@ -167,6 +169,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                     secret: None,
                     site_id: None,
                     emergencies: Vec::new(),
+                    alerts: Vec::new(),
                 })
             }
             Err(AppError::Unauthenticated) => {
@@ -197,11 +200,16 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 };
                 // Only full pages show the banner; the live board and static files do not need it.
                 let page = method == Method::GET && !path.starts_with("/static/") && !path.starts_with("/board/");
-                let emergencies = match (&site_id, page) {
-                    (Some(site), true) => haven_app::floor::open_emergencies(&state.store, &ctx, site)
-                        .await
-                        .unwrap_or_default(),
-                    _ => Vec::new(),
+                let (emergencies, alerts) = match (&site_id, page) {
+                    (Some(site), true) => (
+                        haven_app::floor::open_emergencies(&state.store, &ctx, site)
+                            .await
+                            .unwrap_or_default(),
+                        haven_app::alerts::active(&state.store, &ctx, site)
+                            .await
+                            .unwrap_or_default(),
+                    ),
+                    _ => (Vec::new(), Vec::new()),
                 };
                 staff = Some(Staff {
                     ctx,
@@ -209,6 +217,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                     secret: Some(secret),
                     site_id,
                     emergencies,
+                    alerts,
                 });
             }
             Err(AppError::Unauthenticated) => {}

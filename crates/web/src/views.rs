@@ -77,8 +77,11 @@ pub struct Chrome {
     pub(crate) current: &'static str,
     pub(crate) notice: Option<String>,
     pub(crate) can_floor: bool,
+    pub(crate) can_alerts: bool,
     /// Open emergencies at the site: shown on every page until closed.
     pub(crate) emergencies: Vec<crate::board::EmergencyLine>,
+    /// Alerts showing at the site: on every page until they expire or are withdrawn.
+    pub(crate) alerts: Vec<crate::board::AlertLine>,
 }
 
 pub(crate) async fn site_of(state: &AppState, staff: &Staff) -> Result<SiteRow, PageError> {
@@ -104,11 +107,13 @@ pub(crate) fn chrome(staff: &Staff, site: &SiteRow, current: &'static str, notic
         current,
         notice,
         can_floor: ctx.can(Action::ViewFloor, &site.id),
+        can_alerts: ctx.can(Action::ManageAlerts, &site.id),
         emergencies: staff
             .emergencies
             .iter()
             .map(|e| crate::board::emergency_line(site, e))
             .collect(),
+        alerts: staff.alerts.iter().map(|a| crate::board::alert_line(site, a)).collect(),
     }
 }
 

@@ -67,17 +67,22 @@ pub(crate) fn done(headers: &HeaderMap, to: &str) -> Response {
     }
 }
 
-/// The staff member with the open-emergency banner filled in: the
-/// authentication layer fills it only for GET pages, and a form shown again
-/// after a POST should look the same.
-async fn with_banner(state: &AppState, staff: &Staff) -> Staff {
+/// The staff member with the emergency and alert banners filled in: the
+/// authentication layer fills them only for GET pages, and a form shown
+/// again after a POST should look the same.
+pub(crate) async fn with_banner(state: &AppState, staff: &Staff) -> Staff {
     let mut s = staff.clone();
-    if s.emergencies.is_empty()
-        && let Some(site_id) = &s.site_id
-    {
-        s.emergencies = floor::open_emergencies(&state.store, &s.ctx, site_id)
-            .await
-            .unwrap_or_default();
+    if let Some(site_id) = &s.site_id {
+        if s.emergencies.is_empty() {
+            s.emergencies = floor::open_emergencies(&state.store, &s.ctx, site_id)
+                .await
+                .unwrap_or_default();
+        }
+        if s.alerts.is_empty() {
+            s.alerts = haven_app::alerts::active(&state.store, &s.ctx, site_id)
+                .await
+                .unwrap_or_default();
+        }
     }
     s
 }

@@ -144,4 +144,16 @@
     tick();
     window.setInterval(tick, 1000);
   }
+
+  // 5. Alerts carry their expiry: one that expires while a page (or a board
+  //    with no other change) stays open disappears by itself.
+  const hideExpired = function () {
+    document.querySelectorAll('.alert-line[data-expires]').forEach(function (el) {
+      const t = Date.parse(el.getAttribute('data-expires') || '');
+      if (!isNaN(t) && Date.now() >= t) el.hidden = true;
+    });
+  };
+  hideExpired();
+  window.setInterval(hideExpired, 15000);
+  document.body.addEventListener('htmx:sseMessage', hideExpired);
 })();

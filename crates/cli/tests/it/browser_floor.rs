@@ -632,9 +632,13 @@ async fn emergency(d: &Driver, server: &TestServer) -> Result<()> {
     );
     ensure!(text_at(d, "#derived-first").await? == "None yet", "no intervention yet");
 
-    // Every page shows it: the board (banner, emergency line, red card) and others.
+    // Every page shows it: the board (its live emergency line and the red card; no
+    // static banner there, which would go stale) and the other pages (banner).
     open_board(d, server).await?;
-    d.find(&link).await.context("the banner on the board")?;
+    ensure!(
+        d.find_all(".emergency-banner").await?.is_empty(),
+        "the board shows emergencies in its live part only"
+    );
     d.find(&format!(".board-emergency[href='/emergencies/{id}']"))
         .await
         .context("the board's emergency line")?;

@@ -10,10 +10,10 @@ use tokio::sync::mpsc;
 use crate::common::server::{PASSWORD, TestServer};
 
 /// One SSE event: (event name, data).
-type SseEvent = (String, String);
+pub(crate) type SseEvent = (String, String);
 
 /// Opens `/board/events` and forwards parsed events until the stream ends.
-async fn open_board(s: &TestServer, c: &reqwest::Client) -> mpsc::UnboundedReceiver<SseEvent> {
+pub(crate) async fn open_board(s: &TestServer, c: &reqwest::Client) -> mpsc::UnboundedReceiver<SseEvent> {
     let mut r = c.get(s.url("/board/events")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(
@@ -46,7 +46,11 @@ async fn open_board(s: &TestServer, c: &reqwest::Client) -> mpsc::UnboundedRecei
 }
 
 /// Waits until a board event whose data satisfies `pred` arrives.
-async fn wait_for(rx: &mut mpsc::UnboundedReceiver<SseEvent>, within: Duration, pred: impl Fn(&str) -> bool) -> bool {
+pub(crate) async fn wait_for(
+    rx: &mut mpsc::UnboundedReceiver<SseEvent>,
+    within: Duration,
+    pred: impl Fn(&str) -> bool,
+) -> bool {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         match tokio::time::timeout_at(deadline, rx.recv()).await {

@@ -3,7 +3,10 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test.
 
+mod alerts_contract;
+mod alerts_http;
 mod browser;
+mod browser_alerts;
 mod browser_floor;
 mod cli;
 mod common;
