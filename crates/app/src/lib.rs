@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod auth;
 pub mod clients;
 pub mod demo;
+pub mod drugchecks;
 pub mod emergencies;
 pub mod floor;
 pub mod sites;

@@ -25,10 +25,12 @@ pub struct AlertRow {
     pub created_at: OffsetDateTime,
     /// Withdrawn.
     pub withdrawn_at: Option<OffsetDateTime>,
+    /// The drug-checking sample that raised it, if any.
+    pub drug_sample_id: Option<String>,
 }
 
 const ALERT_SELECT: &str = "SELECT a.id, a.site_id, s.code AS site_code, a.text, a.expires_at, a.shared, \
-     a.created_at, a.withdrawn_at FROM alerts a JOIN sites s ON s.id = a.site_id";
+     a.created_at, a.withdrawn_at, a.drug_sample_id FROM alerts a JOIN sites s ON s.id = a.site_id";
 
 impl Store {
     /// Raises an alert at a site.
@@ -40,17 +42,43 @@ impl Store {
         expires_at: OffsetDateTime,
         shared: bool,
     ) -> Result<String> {
+        self.create_alert_for_sample(ctx, site_id, None, text, expires_at, shared)
+            .await
+    }
+
+    /// Raises an alert at a site, from a drug-checking sample of that site.
+    pub async fn create_alert_for_sample(
+        &self,
+        ctx: &AuditCtx,
+        site_id: &str,
+        sample_id: Option<&str>,
+        text: &str,
+        expires_at: OffsetDateTime,
+        shared: bool,
+    ) -> Result<String> {
         let id = new_id();
         write_tx!(self, |tx, pg| {
+            if let Some(sample) = sample_id {
+                let found: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM drug_samples WHERE id = $1 AND site_id = $2")
+                        .bind(sample)
+                        .bind(site_id)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                if found.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+            }
             sqlx::query(
-                "INSERT INTO alerts (id, site_id, text, expires_at, shared, created_by, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO alerts (id, site_id, text, expires_at, shared, drug_sample_id, created_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&id)
             .bind(site_id)
             .bind(text)
             .bind(Ts(expires_at))
             .bind(shared)
+            .bind(sample_id)
             .bind(&ctx.actor_id)
             .bind(Ts(haven_domain::clock::now()))
             .execute(&mut **tx)

@@ -9,6 +9,7 @@ mod alerts;
 mod audit;
 mod bulk;
 mod clients;
+mod drugchecks;
 mod emergencies;
 mod floor;
 mod raw;
@@ -24,6 +25,7 @@ pub use bulk::{
     BulkAftercare, BulkCheck, BulkClient, BulkEmergency, BulkEmergencyEntry, BulkEpisode, BulkHandoverNote, BulkVisit,
 };
 pub use clients::{ClientRow, IdentityRow, MergeRow, NewClientRecord};
+pub use drugchecks::{DrugResultRow, SampleRow};
 pub use emergencies::{AmendmentRow, CloseEmergencyRecord, EmergencyRow, EntryRow, NewEmergencyRecord};
 pub use floor::{
     AftercareRow, BoardSpaceRow, CheckRow, EpisodeRow, HandoverNoteRow, NewCheckRecord, NewEpisodeRecord, SpaceMark,

@@ -53,6 +53,10 @@ pub fn router() -> Router<AppState> {
         .route("/board", get(board))
         .route("/alerts", get(list_alerts).post(raise_alert))
         .route("/alerts/{id}/withdraw", post(withdraw_alert))
+        .route("/drug-checks", post(create_sample))
+        .route("/drug-checks/{id}", get(get_sample))
+        .route("/drug-checks/{id}/results", post(add_drug_result))
+        .route("/drug-checks/{id}/alert", post(alert_from_sample))
         .route("/emergencies", post(open_emergency))
         .route("/emergencies/{id}", get(get_emergency))
         .route("/emergencies/{id}/entries", post(add_entry))
@@ -968,7 +972,7 @@ async fn close_emergency(
 
 /// The paths and methods the API serves, as listed in the OpenAPI document
 /// (a test checks the two agree).
-pub const API_ROUTES: [(&str, &str); 22] = [
+pub const API_ROUTES: [(&str, &str); 26] = [
     ("/api/v1/clients", "post"),
     ("/api/v1/clients", "get"),
     ("/api/v1/clients/{id}", "get"),
@@ -991,6 +995,10 @@ pub const API_ROUTES: [(&str, &str); 22] = [
     ("/api/v1/alerts", "get"),
     ("/api/v1/alerts", "post"),
     ("/api/v1/alerts/{id}/withdraw", "post"),
+    ("/api/v1/drug-checks", "post"),
+    ("/api/v1/drug-checks/{id}", "get"),
+    ("/api/v1/drug-checks/{id}/results", "post"),
+    ("/api/v1/drug-checks/{id}/alert", "post"),
 ];
 
 fn alert_json(a: &haven_store::AlertRow) -> Value {
@@ -999,6 +1007,7 @@ fn alert_json(a: &haven_store::AlertRow) -> Value {
         "expires_at": haven_domain::clock::rfc3339(a.expires_at), "shared": a.shared,
         "created_at": haven_domain::clock::rfc3339(a.created_at),
         "withdrawn_at": a.withdrawn_at.map(haven_domain::clock::rfc3339),
+        "drug_sample_id": a.drug_sample_id,
     })
 }
 
@@ -1061,6 +1070,101 @@ async fn withdraw_alert(State(state): State<AppState>, staff: Staff, Path(id): P
     Ok(Json(alert_json(&a)).into_response())
 }
 
+fn sample_json(v: &haven_app::drugchecks::SampleView) -> Value {
+    json!({
+        "id": v.sample.id, "site_id": v.sample.site_id, "visit_id": v.sample.visit_id,
+        "expected": v.sample.expected, "form": v.sample.form,
+        "received_at": haven_domain::clock::rfc3339(v.sample.received_at),
+        "results": v.results.iter().map(|(row, r)| json!({
+            "id": row.id, "method": r.method.code(), "finding": r.finding,
+            "at": haven_domain::clock::rfc3339(r.at),
+        })).collect::<Vec<_>>(),
+        "concerns": v.concerns,
+    })
+}
+
+/// `POST /api/v1/drug-checks` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSampleBody {
+    site: String,
+    #[serde(default)]
+    expected: String,
+    #[serde(default)]
+    form: String,
+    #[serde(default)]
+    visit_id: Option<String>,
+    #[serde(default)]
+    consent_linked: bool,
+}
+
+async fn create_sample(
+    State(state): State<AppState>,
+    staff: Staff,
+    headers: HeaderMap,
+    ApiBody(body): ApiBody,
+) -> ApiResult {
+    let b: NewSampleBody = json_body!(parse_json(&headers, &body));
+    let site = site_by_id_or_code(&state, &b.site).await?;
+    let draft = haven_domain::drugcheck::SampleDraft {
+        expected: b.expected,
+        form: b.form,
+        visit_id: b.visit_id,
+        consent_linked: b.consent_linked,
+    };
+    let v = haven_app::drugchecks::record_sample(&state.store, &staff.ctx, &site.id, &draft).await?;
+    Ok((StatusCode::CREATED, Json(sample_json(&v))).into_response())
+}
+
+async fn get_sample(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult {
+    let v = haven_app::drugchecks::view(&state.store, &staff.ctx, &id).await?;
+    Ok(Json(sample_json(&v)).into_response())
+}
+
+async fn add_drug_result(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiBody(body): ApiBody,
+) -> ApiResult {
+    let draft: haven_domain::drugcheck::ResultDraft = json_body!(parse_json(&headers, &body));
+    let v = haven_app::drugchecks::add_result(&state.store, &staff.ctx, &id, &draft).await?;
+    Ok((StatusCode::CREATED, Json(sample_json(&v))).into_response())
+}
+
+/// `POST /api/v1/drug-checks/{id}/alert` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SampleAlertBody {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    expires_at: Option<String>,
+    #[serde(default)]
+    share_with_installation: bool,
+}
+
+async fn alert_from_sample(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiBody(body): ApiBody,
+) -> ApiResult {
+    let b: SampleAlertBody = json_body!(parse_json(&headers, &body));
+    let draft = haven_domain::drugcheck::AlertDraft {
+        text: b.text,
+        expires_at: parse_time("expires_at", b.expires_at.as_deref())?,
+        share_with_installation: b.share_with_installation,
+    };
+    let a = haven_app::drugchecks::raise_alert(&state.store, &staff.ctx, &id, &draft).await?;
+    for s in haven_app::alerts::affected_sites(&state.store, &a).await? {
+        state.board.changed(&s);
+    }
+    Ok((StatusCode::CREATED, Json(alert_json(&a))).into_response())
+}
+
 async fn openapi() -> Response {
     Json(openapi_document()).into_response()
 }
@@ -1074,7 +1178,89 @@ pub fn openapi_document() -> Value {
     merge(&mut doc["components"]["schemas"], emergency_schemas());
     merge(&mut doc["paths"], alert_paths());
     merge(&mut doc["components"]["schemas"], alert_schemas());
+    merge(&mut doc["paths"], drug_check_paths());
+    merge(&mut doc["components"]["schemas"], drug_check_schemas());
     doc
+}
+
+fn drug_check_paths() -> Value {
+    json!({
+        "/api/v1/drug-checks": {
+            "post": {
+                "summary": "Record a drug-checking sample (linked to a visit only with consent)",
+                "operationId": "createSample",
+                "requestBody": request("NewSample", true),
+                "responses": responses(json!({"201": reply("Recorded", "Sample")}))
+            }
+        },
+        "/api/v1/drug-checks/{id}": {
+            "get": {
+                "summary": "A sample with its results and substances of concern", "operationId": "getSample",
+                "parameters": path_params(&["id"]),
+                "responses": responses(json!({"200": reply("The sample", "Sample")}))
+            }
+        },
+        "/api/v1/drug-checks/{id}/results": {
+            "post": {
+                "summary": "Add a result (FTIR, test strip or laboratory)", "operationId": "addDrugResult",
+                "parameters": path_params(&["id"]),
+                "requestBody": request("NewDrugResult", true),
+                "responses": responses(json!({"201": reply("Added", "Sample")}))
+            }
+        },
+        "/api/v1/drug-checks/{id}/alert": {
+            "post": {
+                "summary": "Raise a site-wide alert from this sample", "operationId": "alertFromSample",
+                "parameters": path_params(&["id"]),
+                "requestBody": request("NewSampleAlert", true),
+                "responses": responses(json!({"201": reply("Raised", "Alert")}))
+            }
+        }
+    })
+}
+
+fn drug_check_schemas() -> Value {
+    let time = json!({"type": "string", "format": "date-time"});
+    let methods: Vec<&str> = haven_domain::drugcheck::Method::ALL.iter().map(|m| m.code()).collect();
+    json!({
+        "NewSample": {
+            "type": "object", "additionalProperties": false, "required": ["site", "expected", "form"],
+            "properties": {
+                "site": {"type": "string", "description": "Site id or code"},
+                "expected": {"type": "string"},
+                "form": {"type": "string", "enum": haven_domain::drugcheck::FORMS},
+                "visit_id": {"type": "string", "format": "uuid", "description": "Only with consent_linked"},
+                "consent_linked": {"type": "boolean", "default": false}
+            }
+        },
+        "NewDrugResult": {
+            "type": "object", "additionalProperties": false, "required": ["method"],
+            "properties": {
+                "method": {"type": "string", "enum": methods},
+                "strip": {"type": "string", "enum": ["positive", "negative", "invalid"]},
+                "components": {"type": "array", "items": {"type": "object", "additionalProperties": false,
+                    "required": ["substance"], "properties": {
+                        "substance": {"type": "string"},
+                        "percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100}}}},
+                "at": time
+            }
+        },
+        "NewSampleAlert": {
+            "type": "object", "additionalProperties": false, "required": ["text", "expires_at"],
+            "properties": {
+                "text": {"type": "string", "minLength": 3, "maxLength": 500},
+                "expires_at": {"type": "string", "format": "date-time"},
+                "share_with_installation": {"type": "boolean", "default": false}
+            }
+        },
+        "Sample": {"type": "object", "properties": {
+            "id": {"type": "string", "format": "uuid"}, "site_id": {"type": "string", "format": "uuid"},
+            "visit_id": {"type": ["string", "null"], "format": "uuid"}, "expected": {"type": "string"},
+            "form": {"type": "string"}, "received_at": time,
+            "results": {"type": "array", "items": {"type": "object"}},
+            "concerns": {"type": "array", "items": {"type": "string"}}
+        }}
+    })
 }
 
 fn alert_paths() -> Value {
@@ -1120,7 +1306,8 @@ fn alert_schemas() -> Value {
             "id": {"type": "string", "format": "uuid"}, "site_id": {"type": "string", "format": "uuid"},
             "site": {"type": "string"}, "text": {"type": "string"}, "expires_at": time,
             "shared": {"type": "boolean"}, "created_at": time,
-            "withdrawn_at": {"type": ["string", "null"], "format": "date-time"}
+            "withdrawn_at": {"type": ["string", "null"], "format": "date-time"},
+            "drug_sample_id": {"type": ["string", "null"], "format": "uuid"}
         }}
     })
 }

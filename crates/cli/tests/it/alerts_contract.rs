@@ -389,3 +389,84 @@ crate::contract_test!(alert_times_round_trip_to_the_microsecond, |store| {
     }
     assert_chain(store).await;
 });
+
+crate::contract_test!(
+    drug_check_results_are_append_only_and_an_alert_keeps_its_sample,
+    |store| {
+        let gla = fixture(store, "GLA").await;
+        let edi = fixture(store, "EDI").await;
+        let now = clock::now();
+        let sample = audited(
+            store,
+            1,
+            store.create_sample(&gla.ctx, gla.site(), None, "cocaine", "powder", now),
+        )
+        .await
+        .expect("sample");
+        let finding = r#"{"kind":"strip","result":"positive"}"#;
+        audited(
+            store,
+            1,
+            store.add_drug_result(&gla.ctx, gla.site(), &sample, "fentanyl_strip", finding, now),
+        )
+        .await
+        .expect("result");
+        let results = store.drug_results(&sample).await.expect("results");
+        assert_eq!(
+            (results.len(), results[0].finding.as_str(), results[0].at),
+            (1, finding, now)
+        );
+        // Another site can neither add to the sample nor raise an alert from it.
+        let r = audited(
+            store,
+            0,
+            store.add_drug_result(&edi.ctx, edi.site(), &sample, "ftir", "{}", now),
+        )
+        .await;
+        assert!(is_not_found(&r), "{r:?}");
+        let r = audited(
+            store,
+            0,
+            store.create_alert_for_sample(
+                &edi.ctx,
+                edi.site(),
+                Some(&sample),
+                "x",
+                now + Duration::hours(1),
+                false,
+            ),
+        )
+        .await;
+        assert!(is_not_found(&r), "{r:?}");
+        let alert = audited(
+            store,
+            1,
+            store.create_alert_for_sample(
+                &gla.ctx,
+                gla.site(),
+                Some(&sample),
+                NITAZENE,
+                now + Duration::hours(1),
+                false,
+            ),
+        )
+        .await
+        .expect("alert");
+        assert_eq!(
+            store.alert(&alert).await.expect("alert").drug_sample_id.as_deref(),
+            Some(sample.as_str())
+        );
+        // The database refuses to rewrite or remove them.
+        let before = crate::contract::head(store).await;
+        for sql in [
+            "UPDATE drug_results SET method = 'laboratory'",
+            "DELETE FROM drug_results",
+            "DELETE FROM drug_samples",
+        ] {
+            assert!(store.execute_raw_for_tests(sql).await.is_err(), "{sql} was allowed");
+        }
+        assert_eq!(store.drug_results(&sample).await.expect("results").len(), 1);
+        assert_eq!(crate::contract::head(store).await, before);
+        assert_chain(store).await;
+    }
+);

@@ -172,3 +172,136 @@ async fn an_alert_without_an_expiry_is_refused_naming_the_field_and_writes_nothi
     assert_eq!(st, 403);
     s.stop().await;
 }
+
+async fn get(s: &TestServer, token: &str, path: &str) -> (u16, Value) {
+    let r = s.client().get(s.url(path)).bearer_auth(token).send().await.unwrap();
+    let st = r.status().as_u16();
+    (st, r.json().await.unwrap_or(Value::Null))
+}
+
+fn fields(p: &Value) -> Vec<String> {
+    p["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["field"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drug_check_finding_a_nitazene_raises_an_alert_on_the_open_board_dcr_practice_5_6() {
+    let s = TestServer::start().await;
+    let nurse = s.token("demo-nurse").await;
+    let site = s.db.store.site_by_code("GLA").await.unwrap();
+    let visit =
+        s.db.store
+            .visits_between(
+                &site.id,
+                haven_domain::clock::now() - time::Duration::hours(2),
+                haven_domain::clock::now() + time::Duration::minutes(1),
+                None,
+                1,
+            )
+            .await
+            .unwrap()
+            .remove(0);
+    let (c, _) = s.login("demo-worker").await;
+    let mut board = open_board(&s, &c).await;
+    assert!(wait_for(&mut board, Duration::from_secs(5), |_| true).await);
+
+    // A visit link needs the person's consent; nothing is written without it.
+    let head = s.db.store.audit_head().await.unwrap().0;
+    let (st, p) = post(
+        &s,
+        &nurse,
+        "/api/v1/drug-checks",
+        json!({"site": "GLA", "expected": "heroin", "form": "powder", "visit_id": visit.id}),
+    )
+    .await;
+    assert_eq!((st, fields(&p)), (422, vec!["visit_id".to_string()]), "{p}");
+    assert_eq!(s.db.store.audit_head().await.unwrap().0, head);
+
+    let (st, sample) = post(
+        &s,
+        &nurse,
+        "/api/v1/drug-checks",
+        json!({"site": "GLA", "expected": "heroin", "form": "powder", "visit_id": visit.id, "consent_linked": true}),
+    )
+    .await;
+    assert_eq!(st, 201, "{sample}");
+    let id = sample["id"].as_str().unwrap().to_string();
+
+    // Bad results name the field and write nothing.
+    let head = s.db.store.audit_head().await.unwrap().0;
+    for (body, field) in [
+        (
+            json!({"method": "ftir", "components": [{"substance": "heroin", "percent": 120.0}]}),
+            "components[0].percent",
+        ),
+        (json!({"method": "fentanyl_strip"}), "strip"),
+    ] {
+        let (st, p) = post(&s, &nurse, &format!("/api/v1/drug-checks/{id}/results"), body.clone()).await;
+        assert_eq!((st, fields(&p)), (422, vec![field.to_string()]), "{body}: {p}");
+    }
+    assert_eq!(s.db.store.audit_head().await.unwrap().0, head);
+
+    // FTIR finds a nitazene in the heroin: a substance of concern.
+    let (st, v) = post(
+        &s,
+        &nurse,
+        &format!("/api/v1/drug-checks/{id}/results"),
+        json!({"method": "ftir", "components": [{"substance": "heroin", "percent": 80.0},
+                                                {"substance": "protonitazene", "percent": 5.0}]}),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["concerns"], json!(["nitazene"]), "{v}");
+    // An alert from the sample needs an expiry.
+    let (st, p) = post(
+        &s,
+        &nurse,
+        &format!("/api/v1/drug-checks/{id}/alert"),
+        json!({"text": "Protonitazene found in heroin"}),
+    )
+    .await;
+    assert_eq!((st, fields(&p)), (422, vec!["expires_at".to_string()]), "{p}");
+    let (st, a) = post(
+        &s,
+        &nurse,
+        &format!("/api/v1/drug-checks/{id}/alert"),
+        json!({"text": "Protonitazene found in heroin: use less, go slow, never alone", "expires_at": in_hours(12)}),
+    )
+    .await;
+    assert_eq!(st, 201, "{a}");
+    assert_eq!(a["drug_sample_id"], json!(id));
+    assert!(
+        wait_for(&mut board, Duration::from_secs(1), |d| d
+            .contains("Protonitazene found in heroin"))
+        .await
+    );
+    let (st, v) = get(&s, &nurse, &format!("/api/v1/drug-checks/{id}")).await;
+    assert_eq!((st, v["results"].as_array().map(Vec::len)), (200, Some(1)));
+
+    // Results are append-only in the database.
+    assert!(
+        s.db.store
+            .execute_raw_for_tests("UPDATE drug_results SET method = 'laboratory'")
+            .await
+            .is_err()
+    );
+    assert!(
+        s.db.store
+            .execute_raw_for_tests("DELETE FROM drug_results")
+            .await
+            .is_err()
+    );
+    assert!(
+        s.db.store
+            .execute_raw_for_tests("DELETE FROM drug_samples")
+            .await
+            .is_err()
+    );
+    s.stop().await;
+}

@@ -1,0 +1,49 @@
+-- Drug checking and site-wide alerts (PostgreSQL). A sample (linked to a visit only
+-- with the person's consent) and its results, append-only; an alert raised
+-- from a result that finds a substance of concern points back at the sample.
+-- The SQLite file of the same name matches.
+
+CREATE TABLE drug_samples (
+    id TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites (id),
+    visit_id TEXT REFERENCES visits (id),
+    expected TEXT NOT NULL,
+    form TEXT NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL,
+    recorded_by TEXT NOT NULL REFERENCES users (id)
+);
+CREATE INDEX drug_samples_site_received ON drug_samples (site_id, received_at);
+
+CREATE TABLE drug_results (
+    id TEXT PRIMARY KEY,
+    sample_id TEXT NOT NULL REFERENCES drug_samples (id),
+    site_id TEXT NOT NULL REFERENCES sites (id),
+    method TEXT NOT NULL,
+    finding TEXT NOT NULL,
+    at TIMESTAMPTZ NOT NULL,
+    recorded_by TEXT NOT NULL REFERENCES users (id),
+    recorded_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX drug_results_sample ON drug_results (sample_id, at);
+
+CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites (id),
+    text TEXT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL,
+    shared BOOLEAN NOT NULL DEFAULT FALSE,
+    drug_sample_id TEXT REFERENCES drug_samples (id),
+    created_by TEXT NOT NULL REFERENCES users (id),
+    created_at TIMESTAMPTZ NOT NULL,
+    withdrawn_at TIMESTAMPTZ,
+    withdrawn_by TEXT REFERENCES users (id)
+);
+CREATE INDEX alerts_site_expires ON alerts (site_id, expires_at);
+CREATE INDEX alerts_shared_expires ON alerts (shared, expires_at);
+
+CREATE TRIGGER alerts_no_delete BEFORE DELETE ON alerts
+    FOR EACH ROW EXECUTE FUNCTION haven_refuse_change();
+CREATE TRIGGER drug_results_append_only BEFORE UPDATE OR DELETE ON drug_results
+    FOR EACH ROW EXECUTE FUNCTION haven_refuse_change();
+CREATE TRIGGER drug_samples_no_delete BEFORE DELETE ON drug_samples
+    FOR EACH ROW EXECUTE FUNCTION haven_refuse_change();

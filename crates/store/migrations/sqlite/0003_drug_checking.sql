@@ -1,0 +1,51 @@
+-- Drug checking and site-wide alerts (SQLite). A sample (linked to a visit only
+-- with the person's consent) and its results, append-only; an alert raised
+-- from a result that finds a substance of concern points back at the sample.
+-- The PostgreSQL file of the same name matches.
+
+CREATE TABLE drug_samples (
+    id TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites (id),
+    visit_id TEXT REFERENCES visits (id),
+    expected TEXT NOT NULL,
+    form TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    recorded_by TEXT NOT NULL REFERENCES users (id)
+);
+CREATE INDEX drug_samples_site_received ON drug_samples (site_id, received_at);
+
+CREATE TABLE drug_results (
+    id TEXT PRIMARY KEY,
+    sample_id TEXT NOT NULL REFERENCES drug_samples (id),
+    site_id TEXT NOT NULL REFERENCES sites (id),
+    method TEXT NOT NULL,
+    finding TEXT NOT NULL,
+    at TEXT NOT NULL,
+    recorded_by TEXT NOT NULL REFERENCES users (id),
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX drug_results_sample ON drug_results (sample_id, at);
+
+CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites (id),
+    text TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    shared BOOLEAN NOT NULL DEFAULT 0,
+    drug_sample_id TEXT REFERENCES drug_samples (id),
+    created_by TEXT NOT NULL REFERENCES users (id),
+    created_at TEXT NOT NULL,
+    withdrawn_at TEXT,
+    withdrawn_by TEXT REFERENCES users (id)
+);
+CREATE INDEX alerts_site_expires ON alerts (site_id, expires_at);
+CREATE INDEX alerts_shared_expires ON alerts (shared, expires_at);
+
+CREATE TRIGGER alerts_no_delete BEFORE DELETE ON alerts
+BEGIN SELECT RAISE(ABORT, 'alerts are never deleted; withdraw them'); END;
+CREATE TRIGGER drug_results_append_only_u BEFORE UPDATE ON drug_results
+BEGIN SELECT RAISE(ABORT, 'drug_results is append-only'); END;
+CREATE TRIGGER drug_results_append_only_d BEFORE DELETE ON drug_results
+BEGIN SELECT RAISE(ABORT, 'drug_results is append-only'); END;
+CREATE TRIGGER drug_samples_no_delete BEFORE DELETE ON drug_samples
+BEGIN SELECT RAISE(ABORT, 'drug samples are never deleted'); END;
