@@ -9,6 +9,7 @@ pub mod demo;
 pub mod drugchecks;
 pub mod emergencies;
 pub mod floor;
+pub mod referrals;
 pub mod sites;
 pub mod visits;
 

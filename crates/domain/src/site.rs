@@ -58,6 +58,8 @@ pub struct SiteSettings {
     /// What makes an emergency "potentially fatal"; the default follows
     /// Milloy et al. 2008 (naloxone, or an ambulance): impact-methods §1.1.
     pub potentially_fatal: Vec<String>,
+    /// Services, referral categories and the follow-up interval (dcr-practice §5.4).
+    pub care: crate::care::CareSettings,
 }
 
 impl Default for SiteSettings {
@@ -95,6 +97,7 @@ impl Default for SiteSettings {
                 .into_iter()
                 .map(|c| c.as_str().to_string())
                 .collect(),
+            care: crate::care::CareSettings::default(),
         }
     }
 }
@@ -146,6 +149,9 @@ impl SiteSettings {
             inv.0.extend(e.0);
         }
         if let Err(e) = crate::emergency::parse_fatal_criteria(&self.potentially_fatal) {
+            inv.0.extend(e.0);
+        }
+        if let Err(e) = self.care.validate() {
             inv.0.extend(e.0);
         }
         inv.into_result()

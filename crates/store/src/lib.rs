@@ -13,6 +13,7 @@ mod drugchecks;
 mod emergencies;
 mod floor;
 mod raw;
+mod referrals;
 mod sessions;
 mod sites;
 mod ts;
@@ -31,6 +32,7 @@ pub use floor::{
     AftercareRow, BoardSpaceRow, CheckRow, EpisodeRow, HandoverNoteRow, NewCheckRecord, NewEpisodeRecord, SpaceMark,
     WaitingRow,
 };
+pub use referrals::{ReferralEventRow, ReferralRow};
 pub use sessions::{SessionRow, TokenRow};
 pub use sites::{SiteRow, SpaceRow};
 pub use users::{RoleRow, UserRow};

@@ -53,6 +53,9 @@ pub fn router() -> Router<AppState> {
         .route("/board", get(board))
         .route("/alerts", get(list_alerts).post(raise_alert))
         .route("/alerts/{id}/withdraw", post(withdraw_alert))
+        .route("/referrals", post(make_referral).get(follow_up_referrals))
+        .route("/referrals/{id}", get(get_referral))
+        .route("/referrals/{id}/events", post(update_referral))
         .route("/drug-checks", post(create_sample))
         .route("/drug-checks/{id}", get(get_sample))
         .route("/drug-checks/{id}/results", post(add_drug_result))
@@ -972,7 +975,7 @@ async fn close_emergency(
 
 /// The paths and methods the API serves, as listed in the OpenAPI document
 /// (a test checks the two agree).
-pub const API_ROUTES: [(&str, &str); 26] = [
+pub const API_ROUTES: [(&str, &str); 30] = [
     ("/api/v1/clients", "post"),
     ("/api/v1/clients", "get"),
     ("/api/v1/clients/{id}", "get"),
@@ -995,6 +998,10 @@ pub const API_ROUTES: [(&str, &str); 26] = [
     ("/api/v1/alerts", "get"),
     ("/api/v1/alerts", "post"),
     ("/api/v1/alerts/{id}/withdraw", "post"),
+    ("/api/v1/referrals", "post"),
+    ("/api/v1/referrals", "get"),
+    ("/api/v1/referrals/{id}", "get"),
+    ("/api/v1/referrals/{id}/events", "post"),
     ("/api/v1/drug-checks", "post"),
     ("/api/v1/drug-checks/{id}", "get"),
     ("/api/v1/drug-checks/{id}/results", "post"),
@@ -1068,6 +1075,103 @@ async fn withdraw_alert(State(state): State<AppState>, staff: Staff, Path(id): P
         state.board.changed(&s);
     }
     Ok(Json(alert_json(&a)).into_response())
+}
+
+fn referral_json(v: &haven_app::referrals::ReferralView) -> Value {
+    json!({
+        "id": v.referral.id, "site_id": v.referral.site_id, "client_id": v.referral.client_id,
+        "client_code": v.referral.client_code, "category": v.referral.category,
+        "made_on": v.referral.made_on.to_string(), "status": v.status.as_str(),
+        "needs_follow_up": v.needs_follow_up,
+        "events": v.events.iter().map(|e| json!({
+            "status": e.status, "on": e.on_date.to_string(), "note": e.note,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn parse_date(field: &str, s: Option<&str>) -> Result<Option<time::Date>, ApiError> {
+    s.map(|d| {
+        time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
+            .map_err(|_| ApiError(AppError::Invalid(Invalid::one(field, "use a date like 2026-11-26"))))
+    })
+    .transpose()
+}
+
+/// `POST /api/v1/referrals` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewReferralBody {
+    client_id: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    made_on: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+async fn make_referral(
+    State(state): State<AppState>,
+    staff: Staff,
+    headers: HeaderMap,
+    ApiBody(body): ApiBody,
+) -> ApiResult {
+    let b: NewReferralBody = json_body!(parse_json(&headers, &body));
+    let made_on = parse_date("made_on", b.made_on.as_deref())?;
+    let v = haven_app::referrals::make(
+        &state.store,
+        &staff.ctx,
+        &b.client_id,
+        &b.category,
+        made_on,
+        b.note.as_deref(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(referral_json(&v))).into_response())
+}
+
+async fn get_referral(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult {
+    let v = haven_app::referrals::view(&state.store, &staff.ctx, &id).await?;
+    Ok(Json(referral_json(&v)).into_response())
+}
+
+/// `POST /api/v1/referrals/{id}/events` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReferralStepBody {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    on: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+async fn update_referral(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiBody(body): ApiBody,
+) -> ApiResult {
+    let b: ReferralStepBody = json_body!(parse_json(&headers, &body));
+    let on = parse_date("on", b.on.as_deref())?;
+    let v = haven_app::referrals::update(&state.store, &staff.ctx, &id, &b.status, on, b.note.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(referral_json(&v))).into_response())
+}
+
+async fn follow_up_referrals(
+    State(state): State<AppState>,
+    staff: Staff,
+    q: Result<Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => return Ok(bad_query(&e, "give ?site= (a site id or code)")),
+    };
+    let site = site_by_id_or_code(&state, &q.site).await?;
+    let rows = haven_app::referrals::follow_up(&state.store, &staff.ctx, &site.id).await?;
+    Ok(Json(rows.iter().map(referral_json).collect::<Vec<_>>()).into_response())
 }
 
 fn sample_json(v: &haven_app::drugchecks::SampleView) -> Value {
@@ -1180,7 +1284,80 @@ pub fn openapi_document() -> Value {
     merge(&mut doc["components"]["schemas"], alert_schemas());
     merge(&mut doc["paths"], drug_check_paths());
     merge(&mut doc["components"]["schemas"], drug_check_schemas());
+    merge(&mut doc["paths"], referral_paths());
+    merge(&mut doc["components"]["schemas"], referral_schemas());
     doc
+}
+
+fn referral_paths() -> Value {
+    json!({
+        "/api/v1/referrals": {
+            "post": {
+                "summary": "Make a referral to a service elsewhere", "operationId": "makeReferral",
+                "requestBody": request("NewReferral", true),
+                "responses": responses(json!({"201": reply("Made", "Referral")}))
+            },
+            "get": {
+                "summary": "The follow-up list: open referrals with no news for the site's interval",
+                "operationId": "followUpReferrals",
+                "parameters": [{"name": "site", "in": "query", "required": true, "schema": {"type": "string"},
+                                "description": "Site id or code"}],
+                "responses": responses(json!({"200": {"description": "The referrals", "content": {"application/json":
+                    {"schema": {"type": "array", "items": schema_ref("Referral")}}}}}))
+            }
+        },
+        "/api/v1/referrals/{id}": {
+            "get": {
+                "summary": "A referral with its dated steps", "operationId": "getReferral",
+                "parameters": path_params(&["id"]),
+                "responses": responses(json!({"200": reply("The referral", "Referral")}))
+            }
+        },
+        "/api/v1/referrals/{id}/events": {
+            "post": {
+                "summary": "Record the next step (accepted, declined, attended, not attended, closed)",
+                "operationId": "updateReferral",
+                "parameters": path_params(&["id"]),
+                "requestBody": request("ReferralStep", true),
+                "responses": responses(json!({"201": reply("Recorded", "Referral")}))
+            }
+        }
+    })
+}
+
+fn referral_schemas() -> Value {
+    let date = json!({"type": "string", "format": "date"});
+    let statuses: Vec<&str> = haven_domain::care::ReferralStatus::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    json!({
+        "NewReferral": {
+            "type": "object", "additionalProperties": false, "required": ["client_id", "category"],
+            "properties": {
+                "client_id": {"type": "string", "format": "uuid"},
+                "category": {"type": "string", "description": "A code from the site's referral categories"},
+                "made_on": {"type": "string", "format": "date", "description": "Default: today"},
+                "note": {"type": "string", "maxLength": 1000}
+            }
+        },
+        "ReferralStep": {
+            "type": "object", "additionalProperties": false, "required": ["status"],
+            "properties": {
+                "status": {"type": "string", "enum": statuses},
+                "on": {"type": "string", "format": "date", "description": "Default: today"},
+                "note": {"type": "string", "maxLength": 1000}
+            }
+        },
+        "Referral": {"type": "object", "properties": {
+            "id": {"type": "string", "format": "uuid"}, "site_id": {"type": "string", "format": "uuid"},
+            "client_id": {"type": "string", "format": "uuid"}, "client_code": {"type": "string"},
+            "category": {"type": "string"}, "made_on": date, "status": {"type": "string", "enum": statuses},
+            "needs_follow_up": {"type": "boolean"},
+            "events": {"type": "array", "items": {"type": "object", "properties": {
+                "status": {"type": "string"}, "on": date, "note": {"type": ["string", "null"]}}}}
+        }}
+    })
 }
 
 fn drug_check_paths() -> Value {

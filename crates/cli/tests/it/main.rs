@@ -16,3 +16,4 @@ mod floor_api;
 mod floor_contract;
 mod floor_http;
 mod http;
+mod referrals;

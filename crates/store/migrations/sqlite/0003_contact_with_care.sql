@@ -1,7 +1,34 @@
--- Drug checking and site-wide alerts (SQLite). A sample (linked to a visit only
+-- Contact with care: referrals with their history, drug checking and
+-- site-wide alerts (SQLite). A sample (linked to a visit only
 -- with the person's consent) and its results, append-only; an alert raised
 -- from a result that finds a substance of concern points back at the sample.
 -- The PostgreSQL file of the same name matches.
+
+-- Referrals to services elsewhere; each status step is its own row (made,
+-- accepted or declined, attended or not, closed), dated, never rewritten.
+CREATE TABLE referrals (
+    id TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites (id),
+    client_id TEXT NOT NULL REFERENCES clients (id),
+    visit_id TEXT REFERENCES visits (id),
+    category TEXT NOT NULL,
+    made_on TEXT NOT NULL,
+    created_by TEXT NOT NULL REFERENCES users (id),
+    created_at TEXT NOT NULL
+);
+CREATE INDEX referrals_site_made ON referrals (site_id, made_on);
+CREATE INDEX referrals_client ON referrals (client_id);
+
+CREATE TABLE referral_events (
+    id TEXT PRIMARY KEY,
+    referral_id TEXT NOT NULL REFERENCES referrals (id),
+    status TEXT NOT NULL CHECK (status IN ('made', 'accepted', 'declined', 'attended', 'not_attended', 'closed')),
+    on_date TEXT NOT NULL,
+    note TEXT,
+    recorded_by TEXT NOT NULL REFERENCES users (id),
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX referral_events_referral ON referral_events (referral_id, on_date);
 
 CREATE TABLE drug_samples (
     id TEXT PRIMARY KEY,
@@ -49,3 +76,9 @@ CREATE TRIGGER drug_results_append_only_d BEFORE DELETE ON drug_results
 BEGIN SELECT RAISE(ABORT, 'drug_results is append-only'); END;
 CREATE TRIGGER drug_samples_no_delete BEFORE DELETE ON drug_samples
 BEGIN SELECT RAISE(ABORT, 'drug samples are never deleted'); END;
+CREATE TRIGGER referral_events_append_only_u BEFORE UPDATE ON referral_events
+BEGIN SELECT RAISE(ABORT, 'referral_events is append-only'); END;
+CREATE TRIGGER referral_events_append_only_d BEFORE DELETE ON referral_events
+BEGIN SELECT RAISE(ABORT, 'referral_events is append-only'); END;
+CREATE TRIGGER referrals_no_delete BEFORE DELETE ON referrals
+BEGIN SELECT RAISE(ABORT, 'referrals are never deleted'); END;

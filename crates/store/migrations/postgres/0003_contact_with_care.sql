@@ -1,7 +1,34 @@
--- Drug checking and site-wide alerts (PostgreSQL). A sample (linked to a visit only
+-- Contact with care: referrals with their history, drug checking and
+-- site-wide alerts (PostgreSQL). A sample (linked to a visit only
 -- with the person's consent) and its results, append-only; an alert raised
 -- from a result that finds a substance of concern points back at the sample.
 -- The SQLite file of the same name matches.
+
+-- Referrals to services elsewhere; each status step is its own row (made,
+-- accepted or declined, attended or not, closed), dated, never rewritten.
+CREATE TABLE referrals (
+    id TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites (id),
+    client_id TEXT NOT NULL REFERENCES clients (id),
+    visit_id TEXT REFERENCES visits (id),
+    category TEXT NOT NULL,
+    made_on DATE NOT NULL,
+    created_by TEXT NOT NULL REFERENCES users (id),
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX referrals_site_made ON referrals (site_id, made_on);
+CREATE INDEX referrals_client ON referrals (client_id);
+
+CREATE TABLE referral_events (
+    id TEXT PRIMARY KEY,
+    referral_id TEXT NOT NULL REFERENCES referrals (id),
+    status TEXT NOT NULL CHECK (status IN ('made', 'accepted', 'declined', 'attended', 'not_attended', 'closed')),
+    on_date DATE NOT NULL,
+    note TEXT,
+    recorded_by TEXT NOT NULL REFERENCES users (id),
+    recorded_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX referral_events_referral ON referral_events (referral_id, on_date);
 
 CREATE TABLE drug_samples (
     id TEXT PRIMARY KEY,
@@ -46,4 +73,8 @@ CREATE TRIGGER alerts_no_delete BEFORE DELETE ON alerts
 CREATE TRIGGER drug_results_append_only BEFORE UPDATE OR DELETE ON drug_results
     FOR EACH ROW EXECUTE FUNCTION haven_refuse_change();
 CREATE TRIGGER drug_samples_no_delete BEFORE DELETE ON drug_samples
+    FOR EACH ROW EXECUTE FUNCTION haven_refuse_change();
+CREATE TRIGGER referral_events_append_only BEFORE UPDATE OR DELETE ON referral_events
+    FOR EACH ROW EXECUTE FUNCTION haven_refuse_change();
+CREATE TRIGGER referrals_no_delete BEFORE DELETE ON referrals
     FOR EACH ROW EXECUTE FUNCTION haven_refuse_change();
