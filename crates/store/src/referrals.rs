@@ -47,6 +47,7 @@ const REFERRAL_SELECT: &str = "SELECT r.id, r.site_id, r.client_id, c.code AS cl
 
 impl Store {
     /// Makes a referral for a client of the site, with its `made` step.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_referral(
         &self,
         ctx: &AuditCtx,
