@@ -10,6 +10,7 @@ pub mod drugchecks;
 pub mod emergencies;
 pub mod floor;
 pub mod referrals;
+pub mod services;
 pub mod sites;
 pub mod visits;
 

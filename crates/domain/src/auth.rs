@@ -110,11 +110,13 @@ pub enum Action {
     RecordEmergency,
     /// Raise or withdraw a site-wide alert (e.g. a dangerous adulterant).
     ManageAlerts,
+    /// Record a blood-borne virus test result (clinical: nurses and managers).
+    RecordTestResult,
 }
 
 impl Action {
     /// Every action, for table-driven tests and docs.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::ViewSiteFigures,
         Action::ViewClient,
         Action::ViewIdentity,
@@ -133,6 +135,7 @@ impl Action {
         Action::OverrideEligibility,
         Action::RecordEmergency,
         Action::ManageAlerts,
+        Action::RecordTestResult,
     ];
 
     /// Stable name used in audit events.
@@ -156,6 +159,7 @@ impl Action {
             Action::OverrideEligibility => "override_eligibility",
             Action::RecordEmergency => "record_emergency",
             Action::ManageAlerts => "manage_alerts",
+            Action::RecordTestResult => "record_test_result",
         }
     }
 }
@@ -217,7 +221,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         RegisterClient => matches!(role, Worker | Nurse | Prescriber | Pharmacist | Manager),
         RecordVisit | RecordEpisode => matches!(role, Worker | Nurse | Manager),
         ViewFloor | RecordEmergency => matches!(role, Worker | Nurse | Prescriber | Pharmacist | Manager),
-        OverrideEligibility | ManageAlerts => matches!(role, Nurse | Manager),
+        OverrideEligibility | ManageAlerts | RecordTestResult => matches!(role, Nurse | Manager),
         ViewIdentity => matches!(role, Nurse | Prescriber | Pharmacist | Manager),
         VoidVisit => matches!(role, Nurse | Manager),
         MergeClients | ViewAccessLog => matches!(role, Manager),
@@ -339,15 +343,15 @@ mod tests {
     /// The expected matrix, written out independently of `role_allows` so a
     /// change to either is caught. Columns follow `Action::ALL`.
     /// Rows: worker, nurse, prescriber, pharmacist, manager, evaluator, admin.
-    const EXPECTED: [[u8; 18]; 7] = [
-        // fig cli idn reg mrg vis lst void log site staff new agg flr epi ovr emg alr
-        [1, 1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1, 0], // worker
-        [1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1], // nurse
-        [1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0], // prescriber
-        [1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0], // pharmacist
-        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1], // manager
-        [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], // evaluator
-        [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0], // admin
+    const EXPECTED: [[u8; 19]; 7] = [
+        // fig cli idn reg mrg vis lst void log site staff new agg flr epi ovr emg alr bbv
+        [1, 1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1, 0, 0], // worker
+        [1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1], // nurse
+        [1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0], // prescriber
+        [1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0], // pharmacist
+        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1], // manager
+        [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0], // evaluator
+        [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0], // admin
     ];
 
     #[test]

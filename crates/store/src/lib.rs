@@ -14,6 +14,7 @@ mod emergencies;
 mod floor;
 mod raw;
 mod referrals;
+mod services;
 mod sessions;
 mod sites;
 mod ts;
@@ -33,6 +34,7 @@ pub use floor::{
     WaitingRow,
 };
 pub use referrals::{ReferralEventRow, ReferralRow};
+pub use services::{ServiceRow, TestResultRow};
 pub use sessions::{SessionRow, TokenRow};
 pub use sites::{SiteRow, SpaceRow};
 pub use users::{RoleRow, UserRow};

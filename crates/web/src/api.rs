@@ -53,6 +53,8 @@ pub fn router() -> Router<AppState> {
         .route("/board", get(board))
         .route("/alerts", get(list_alerts).post(raise_alert))
         .route("/alerts/{id}/withdraw", post(withdraw_alert))
+        .route("/visits/{id}/services", post(add_service).get(visit_services))
+        .route("/services/{id}/results", post(add_test_result))
         .route("/referrals", post(make_referral).get(follow_up_referrals))
         .route("/referrals/{id}", get(get_referral))
         .route("/referrals/{id}/events", post(update_referral))
@@ -975,7 +977,7 @@ async fn close_emergency(
 
 /// The paths and methods the API serves, as listed in the OpenAPI document
 /// (a test checks the two agree).
-pub const API_ROUTES: [(&str, &str); 30] = [
+pub const API_ROUTES: [(&str, &str); 33] = [
     ("/api/v1/clients", "post"),
     ("/api/v1/clients", "get"),
     ("/api/v1/clients/{id}", "get"),
@@ -998,6 +1000,9 @@ pub const API_ROUTES: [(&str, &str); 30] = [
     ("/api/v1/alerts", "get"),
     ("/api/v1/alerts", "post"),
     ("/api/v1/alerts/{id}/withdraw", "post"),
+    ("/api/v1/visits/{id}/services", "post"),
+    ("/api/v1/visits/{id}/services", "get"),
+    ("/api/v1/services/{id}/results", "post"),
     ("/api/v1/referrals", "post"),
     ("/api/v1/referrals", "get"),
     ("/api/v1/referrals/{id}", "get"),
@@ -1075,6 +1080,61 @@ async fn withdraw_alert(State(state): State<AppState>, staff: Staff, Path(id): P
         state.board.changed(&s);
     }
     Ok(Json(alert_json(&a)).into_response())
+}
+
+fn service_json(s: &haven_store::ServiceRow, results: &[haven_store::TestResultRow]) -> Value {
+    let tests: Vec<String> = serde_json::from_str(&s.tests).unwrap_or_default();
+    json!({
+        "id": s.id, "visit_id": s.visit_id, "code": s.code, "at": haven_domain::clock::rfc3339(s.at),
+        "tests": tests, "note": s.note,
+        "results": results.iter().map(test_result_json).collect::<Vec<_>>(),
+    })
+}
+
+fn test_result_json(r: &haven_store::TestResultRow) -> Value {
+    json!({"id": r.id, "test": r.test, "result": r.result, "result_at": haven_domain::clock::rfc3339(r.result_at)})
+}
+
+async fn add_service(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiBody(body): ApiBody,
+) -> ApiResult {
+    let draft: haven_domain::care::ServiceDraft = json_body!(parse_json(&headers, &body));
+    let s = haven_app::services::add(&state.store, &staff.ctx, &id, &draft).await?;
+    Ok((StatusCode::CREATED, Json(service_json(&s, &[]))).into_response())
+}
+
+async fn visit_services(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult {
+    let rows = haven_app::services::of_visit(&state.store, &staff.ctx, &id).await?;
+    Ok(Json(rows.iter().map(|(s, r)| service_json(s, r)).collect::<Vec<_>>()).into_response())
+}
+
+/// `POST /api/v1/services/{id}/results` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestResultBody {
+    #[serde(default)]
+    test: String,
+    #[serde(default)]
+    result: String,
+    #[serde(default)]
+    result_at: Option<String>,
+}
+
+async fn add_test_result(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiBody(body): ApiBody,
+) -> ApiResult {
+    let b: TestResultBody = json_body!(parse_json(&headers, &body));
+    let at = parse_time("result_at", b.result_at.as_deref())?;
+    let r = haven_app::services::add_result(&state.store, &staff.ctx, &id, &b.test, &b.result, at).await?;
+    Ok((StatusCode::CREATED, Json(test_result_json(&r))).into_response())
 }
 
 fn referral_json(v: &haven_app::referrals::ReferralView) -> Value {
@@ -1286,7 +1346,70 @@ pub fn openapi_document() -> Value {
     merge(&mut doc["components"]["schemas"], drug_check_schemas());
     merge(&mut doc["paths"], referral_paths());
     merge(&mut doc["components"]["schemas"], referral_schemas());
+    merge(&mut doc["paths"], service_paths());
+    merge(&mut doc["components"]["schemas"], service_schemas());
     doc
+}
+
+fn service_paths() -> Value {
+    json!({
+        "/api/v1/visits/{id}/services": {
+            "post": {
+                "summary": "Record a service given on site at a visit", "operationId": "addService",
+                "parameters": path_params(&["id"]),
+                "requestBody": request("NewService", true),
+                "responses": responses(json!({"201": reply("Recorded", "Service")}))
+            },
+            "get": {
+                "summary": "The services of a visit with their test results", "operationId": "visitServices",
+                "parameters": path_params(&["id"]),
+                "responses": responses(json!({"200": {"description": "The services", "content": {"application/json":
+                    {"schema": {"type": "array", "items": schema_ref("Service")}}}}}))
+            }
+        },
+        "/api/v1/services/{id}/results": {
+            "post": {
+                "summary": "Record a BBV test result (nurses and managers)", "operationId": "addTestResult",
+                "parameters": path_params(&["id"]),
+                "requestBody": request("NewTestResult", true),
+                "responses": responses(json!({"201": reply("Recorded", "TestResult")}))
+            }
+        }
+    })
+}
+
+fn service_schemas() -> Value {
+    let time = json!({"type": "string", "format": "date-time"});
+    let tests = json!({"type": "string", "enum": ["hiv", "hcv", "hbv"]});
+    json!({
+        "NewService": {
+            "type": "object", "additionalProperties": false, "required": ["code"],
+            "properties": {
+                "code": {"type": "string", "description": "A code from the site's services"},
+                "at": {"type": "string", "format": "date-time", "description": "Default: now (within the visit)"},
+                "tests": {"type": "array", "items": tests, "description": "BBV services only"},
+                "note": {"type": "string", "maxLength": 1000}
+            }
+        },
+        "NewTestResult": {
+            "type": "object", "additionalProperties": false, "required": ["test", "result"],
+            "properties": {
+                "test": tests,
+                "result": {"type": "string", "enum": ["pending", "negative", "positive", "invalid", "not_collected"]},
+                "result_at": {"type": "string", "format": "date-time"}
+            }
+        },
+        "TestResult": {"type": "object", "properties": {
+            "id": {"type": "string", "format": "uuid"}, "test": tests, "result": {"type": "string"},
+            "result_at": time
+        }},
+        "Service": {"type": "object", "properties": {
+            "id": {"type": "string", "format": "uuid"}, "visit_id": {"type": "string", "format": "uuid"},
+            "code": {"type": "string"}, "at": time, "tests": {"type": "array", "items": tests},
+            "note": {"type": ["string", "null"]},
+            "results": {"type": "array", "items": schema_ref("TestResult")}
+        }}
+    })
 }
 
 fn referral_paths() -> Value {

@@ -17,3 +17,4 @@ mod floor_contract;
 mod floor_http;
 mod http;
 mod referrals;
+mod services;

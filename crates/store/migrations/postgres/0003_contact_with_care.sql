@@ -1,8 +1,36 @@
--- Contact with care: referrals with their history, drug checking and
+-- Contact with care: services given at a visit (with BBV test results
+-- recorded later), referrals with their history, drug checking and
 -- site-wide alerts (PostgreSQL). A sample (linked to a visit only
 -- with the person's consent) and its results, append-only; an alert raised
 -- from a result that finds a substance of concern points back at the sample.
 -- The SQLite file of the same name matches.
+
+-- Services given on site at a visit; a BBV test's result arrives later
+-- as its own row.
+CREATE TABLE services (
+    id TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites (id),
+    visit_id TEXT NOT NULL REFERENCES visits (id),
+    code TEXT NOT NULL,
+    at TIMESTAMPTZ NOT NULL,
+    tests TEXT NOT NULL DEFAULT '[]',
+    note TEXT,
+    recorded_by TEXT NOT NULL REFERENCES users (id),
+    recorded_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX services_visit ON services (visit_id);
+CREATE INDEX services_site_at ON services (site_id, at);
+
+CREATE TABLE test_results (
+    id TEXT PRIMARY KEY,
+    service_id TEXT NOT NULL REFERENCES services (id),
+    test TEXT NOT NULL CHECK (test IN ('hiv', 'hcv', 'hbv')),
+    result TEXT NOT NULL,
+    result_at TIMESTAMPTZ NOT NULL,
+    recorded_by TEXT NOT NULL REFERENCES users (id),
+    recorded_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX test_results_service ON test_results (service_id);
 
 -- Referrals to services elsewhere; each status step is its own row (made,
 -- accepted or declined, attended or not, closed), dated, never rewritten.
@@ -77,4 +105,8 @@ CREATE TRIGGER drug_samples_no_delete BEFORE DELETE ON drug_samples
 CREATE TRIGGER referral_events_append_only BEFORE UPDATE OR DELETE ON referral_events
     FOR EACH ROW EXECUTE FUNCTION haven_refuse_change();
 CREATE TRIGGER referrals_no_delete BEFORE DELETE ON referrals
+    FOR EACH ROW EXECUTE FUNCTION haven_refuse_change();
+CREATE TRIGGER services_no_delete BEFORE DELETE ON services
+    FOR EACH ROW EXECUTE FUNCTION haven_refuse_change();
+CREATE TRIGGER test_results_append_only BEFORE UPDATE OR DELETE ON test_results
     FOR EACH ROW EXECUTE FUNCTION haven_refuse_change();
