@@ -86,10 +86,10 @@ pub async fn add_result(
             r.result_at,
         )
         .await?;
-    Ok(store
+    store
         .test_results(service_id)
         .await?
         .into_iter()
         .find(|x| x.id == id)
-        .ok_or(AppError::NotFound)?)
+        .ok_or(AppError::NotFound)
 }
