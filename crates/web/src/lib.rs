@@ -9,8 +9,10 @@ mod form;
 mod security;
 mod views;
 mod views_alerts;
+mod views_drugchecks;
 mod views_emergency;
 mod views_floor;
+mod views_referrals;
 
 use std::{
     collections::HashMap,
@@ -198,6 +200,19 @@ pub fn router(state: AppState) -> Router {
             get(views_alerts::alerts_page).post(views_alerts::alert_raise),
         )
         .route("/alerts/{id}/withdraw", post(views_alerts::alert_withdraw))
+        .route(
+            "/drug-checks",
+            get(views_drugchecks::drugchecks_page).post(views_drugchecks::drugcheck_create),
+        )
+        .route("/drug-checks/{id}", get(views_drugchecks::drugcheck_page))
+        .route("/drug-checks/{id}/results", post(views_drugchecks::drugcheck_result))
+        .route("/drug-checks/{id}/alert", post(views_drugchecks::drugcheck_alert))
+        .route(
+            "/referrals",
+            get(views_referrals::referrals_page).post(views_referrals::referral_make),
+        )
+        .route("/referrals/{id}", get(views_referrals::referral_page))
+        .route("/referrals/{id}/events", post(views_referrals::referral_event))
         .route("/admin", get(views::admin_page))
         .route("/admin/site", post(views::admin_site))
         .route("/admin/sites", post(views::admin_create_site))

@@ -322,7 +322,7 @@ async fn page_access_follows_the_role_matrix_t8() {
     let client = s.db.store.search_clients(&site.id, "GLA-", 1).await.unwrap().remove(0);
     let client_page = format!("/clients/{}", client.id);
     let floor: &[&str] = &["worker", "nurse", "prescriber", "pharmacist", "manager"];
-    let routes: [(&str, &[&str]); 10] = [
+    let routes: [(&str, &[&str]); 13] = [
         (
             "/",
             &[
@@ -350,6 +350,35 @@ async fn page_access_follows_the_role_matrix_t8() {
         ("/handover", floor),
         ("/emergencies", floor),
         ("/emergencies/new", floor),
+        (
+            "/referrals",
+            &["worker", "nurse", "prescriber", "pharmacist", "manager"],
+        ),
+        // The new-sample form holds no data; roles that may not record see a note instead.
+        (
+            "/drug-checks",
+            &[
+                "worker",
+                "nurse",
+                "prescriber",
+                "pharmacist",
+                "manager",
+                "evaluator",
+                "admin",
+            ],
+        ),
+        (
+            "/alerts",
+            &[
+                "worker",
+                "nurse",
+                "prescriber",
+                "pharmacist",
+                "manager",
+                "evaluator",
+                "admin",
+            ],
+        ),
     ];
     for role in [
         "worker",

@@ -8,6 +8,7 @@ mod alerts_http;
 mod browser;
 mod browser_alerts;
 mod browser_floor;
+mod care_pages;
 mod cli;
 mod common;
 mod contract;
