@@ -448,6 +448,21 @@ async fn site_by_code(state: &AppState, code: &str) -> Result<haven_store::SiteR
 }
 
 /// A site named by its id or its code.
+/// The site named by `?site=` (an id or a code), for the site-wide lists;
+/// a malformed query or an unknown site is the problem response.
+async fn site_param(
+    state: &AppState,
+    q: Result<Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<haven_store::SiteRow, Box<Response>> {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => return Err(Box::new(bad_query(&e, "give ?site= (a site id or code)"))),
+    };
+    site_by_id_or_code(state, &q.site)
+        .await
+        .map_err(|e| Box::new(e.into_response()))
+}
+
 async fn site_by_id_or_code(state: &AppState, site: &str) -> Result<haven_store::SiteRow, ApiError> {
     match state.store.site(site).await {
         Ok(s) => Ok(s),
@@ -793,11 +808,10 @@ async fn board(
     staff: Staff,
     q: Result<Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
-    let q = match q {
-        Ok(Query(q)) => q,
-        Err(e) => return Ok(bad_query(&e, "give ?site= (a site id or code)")),
+    let site = match site_param(&state, q).await {
+        Ok(site) => site,
+        Err(r) => return Ok(*r),
     };
-    let site = site_by_id_or_code(&state, &q.site).await?;
     let b = floor::board(&state.store, &staff.ctx, &site.id).await?;
     Ok(Json(board_json(&b, &site.code)).into_response())
 }
@@ -1028,11 +1042,10 @@ async fn list_alerts(
     staff: Staff,
     q: Result<Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
-    let q = match q {
-        Ok(Query(q)) => q,
-        Err(e) => return Ok(bad_query(&e, "give ?site= (a site id or code)")),
+    let site = match site_param(&state, q).await {
+        Ok(site) => site,
+        Err(r) => return Ok(*r),
     };
-    let site = site_by_id_or_code(&state, &q.site).await?;
     if staff.ctx.actor.role_at(&site.id).is_none() {
         return Err(ApiError(AppError::NotFound));
     }
@@ -1225,11 +1238,10 @@ async fn follow_up_referrals(
     staff: Staff,
     q: Result<Query<BoardQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
-    let q = match q {
-        Ok(Query(q)) => q,
-        Err(e) => return Ok(bad_query(&e, "give ?site= (a site id or code)")),
+    let site = match site_param(&state, q).await {
+        Ok(site) => site,
+        Err(r) => return Ok(*r),
     };
-    let site = site_by_id_or_code(&state, &q.site).await?;
     let rows = haven_app::referrals::follow_up(&state.store, &staff.ctx, &site.id).await?;
     Ok(Json(rows.iter().map(referral_json).collect::<Vec<_>>()).into_response())
 }
