@@ -112,11 +112,21 @@ pub enum Action {
     ManageAlerts,
     /// Record a blood-borne virus test result (clinical: nurses and managers).
     RecordTestResult,
+    /// Hand out supplies or take back used equipment (per visit or anonymous).
+    RecordSupplies,
+    /// Record a stock delivery or a stock count correction.
+    ManageStock,
+    /// Record a street audit walk (community impact, dcr-practice §9).
+    RecordCommunityAudit,
+    /// Import council needle-report counts from CSV.
+    ImportNeedleReports,
+    /// Export everything held about one client (UK GDPR Art. 15 subject access).
+    ExportSubjectAccess,
 }
 
 impl Action {
     /// Every action, for table-driven tests and docs.
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 24] = [
         Action::ViewSiteFigures,
         Action::ViewClient,
         Action::ViewIdentity,
@@ -136,6 +146,11 @@ impl Action {
         Action::RecordEmergency,
         Action::ManageAlerts,
         Action::RecordTestResult,
+        Action::RecordSupplies,
+        Action::ManageStock,
+        Action::RecordCommunityAudit,
+        Action::ImportNeedleReports,
+        Action::ExportSubjectAccess,
     ];
 
     /// Stable name used in audit events.
@@ -160,6 +175,11 @@ impl Action {
             Action::RecordEmergency => "record_emergency",
             Action::ManageAlerts => "manage_alerts",
             Action::RecordTestResult => "record_test_result",
+            Action::RecordSupplies => "record_supplies",
+            Action::ManageStock => "manage_stock",
+            Action::RecordCommunityAudit => "record_community_audit",
+            Action::ImportNeedleReports => "import_needle_reports",
+            Action::ExportSubjectAccess => "export_subject_access",
         }
     }
 }
@@ -219,12 +239,12 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         ViewSiteFigures | ViewAggregates => true,
         ViewClient | ViewVisits => matches!(role, Worker | Nurse | Prescriber | Pharmacist | Manager),
         RegisterClient => matches!(role, Worker | Nurse | Prescriber | Pharmacist | Manager),
-        RecordVisit | RecordEpisode => matches!(role, Worker | Nurse | Manager),
+        RecordVisit | RecordEpisode | RecordSupplies | RecordCommunityAudit => matches!(role, Worker | Nurse | Manager),
         ViewFloor | RecordEmergency => matches!(role, Worker | Nurse | Prescriber | Pharmacist | Manager),
-        OverrideEligibility | ManageAlerts | RecordTestResult => matches!(role, Nurse | Manager),
+        OverrideEligibility | ManageAlerts | RecordTestResult | ManageStock => matches!(role, Nurse | Manager),
         ViewIdentity => matches!(role, Nurse | Prescriber | Pharmacist | Manager),
         VoidVisit => matches!(role, Nurse | Manager),
-        MergeClients | ViewAccessLog => matches!(role, Manager),
+        MergeClients | ViewAccessLog | ImportNeedleReports | ExportSubjectAccess => matches!(role, Manager),
         ManageSite | ManageStaff => matches!(role, Manager | Admin),
         CreateSite => matches!(role, Admin),
     }
@@ -343,15 +363,15 @@ mod tests {
     /// The expected matrix, written out independently of `role_allows` so a
     /// change to either is caught. Columns follow `Action::ALL`.
     /// Rows: worker, nurse, prescriber, pharmacist, manager, evaluator, admin.
-    const EXPECTED: [[u8; 19]; 7] = [
-        // fig cli idn reg mrg vis lst void log site staff new agg flr epi ovr emg alr bbv
-        [1, 1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1, 0, 0], // worker
-        [1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1], // nurse
-        [1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0], // prescriber
-        [1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0], // pharmacist
-        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1], // manager
-        [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0], // evaluator
-        [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0], // admin
+    const EXPECTED: [[u8; 24]; 7] = [
+        // fig cli idn reg mrg vis lst void log site staff new agg flr epi ovr emg alr bbv sup stk aud csv sar
+        [1, 1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0], // worker
+        [1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0], // nurse
+        [1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], // prescriber
+        [1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], // pharmacist
+        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], // manager
+        [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], // evaluator
+        [1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], // admin
     ];
 
     #[test]

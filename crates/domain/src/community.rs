@@ -18,6 +18,48 @@ pub const MAX_OBSERVER_CHARS: usize = 100;
 /// Longest quoted value echoed back in an import message, in characters.
 const ECHO_CHARS: usize = 40;
 
+/// Street-audit settings per site. Missing keys take the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CommunitySettings {
+    /// Zones or routes walked, also the zones of council needle reports.
+    pub zones: Vec<String>,
+}
+
+impl Default for CommunitySettings {
+    fn default() -> Self {
+        // [U] a configurable default: areas around a Glasgow East End site
+        // (the Thistle is in Calton); every site sets its own routes.
+        let zones = ["calton", "city_centre_east", "merchant_city", "gallowgate", "trongate"];
+        Self {
+            zones: zones.iter().map(|z| (*z).to_string()).collect(),
+        }
+    }
+}
+
+impl CommunitySettings {
+    /// Checks the zone list: at least one, plain codes (1–40 lower-case
+    /// letters, digits or `_`), no repeats.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let mut inv = Invalid::default();
+        if self.zones.is_empty() {
+            inv.push("zones", "must list at least one zone");
+        }
+        for (i, z) in self.zones.iter().enumerate() {
+            let plain = !z.is_empty()
+                && z.len() <= 40
+                && z.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !plain {
+                inv.push("zones", format!("`{z}`: use 1–40 lower-case letters, digits or _"));
+            } else if self.zones[..i].contains(z) {
+                inv.push("zones", format!("`{z}` is listed twice"));
+            }
+        }
+        inv.into_result()
+    }
+}
+
 /// Raw audit walk input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -535,5 +577,16 @@ mod tests {
                 Err(e) => prop_assert!(!skip && !e.errors.is_empty()),
             }
         }
+    }
+
+    #[test]
+    fn community_settings_default_validates_and_refuses_bad_zones() {
+        assert!(CommunitySettings::default().validate().is_ok());
+        let bad = CommunitySettings {
+            zones: vec!["Calton".into(), "a".into(), "a".into()],
+        };
+        let e = bad.validate().unwrap_err();
+        assert_eq!(e.0.len(), 2);
+        assert!(CommunitySettings { zones: vec![] }.validate().is_err());
     }
 }

@@ -333,13 +333,38 @@ fn check_components(inv: &mut Invalid, method: Method, components: &[Component])
 
 /// A substance that raises a concern, unless the person expected it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConcernRule {
     /// Lower-case name fragment; a component matches when its name contains it
     /// (so `nitazene` matches isotonitazene and protonitazene).
     pub substance: String,
     /// Expected substances (fragments, lower case) for which this one is not a
     /// surprise; empty means always a concern.
+    #[serde(default)]
     pub unless_expected: Vec<String>,
+}
+
+/// Checks a site's concern rules: each substance and excuse a non-empty
+/// lower-case fragment of at most 60 characters, no substance twice.
+pub fn validate_concerns(rules: &[ConcernRule]) -> Result<(), Invalid> {
+    let mut inv = Invalid::default();
+    let ok = |s: &str| !s.trim().is_empty() && s.chars().count() <= 60 && s == s.to_lowercase();
+    for (i, r) in rules.iter().enumerate() {
+        if !ok(&r.substance) {
+            inv.push("concerns", format!("`{}`: use 1–60 lower-case characters", r.substance));
+        } else if rules[..i].iter().any(|x| x.substance == r.substance) {
+            inv.push("concerns", format!("`{}` is listed twice", r.substance));
+        }
+        for u in &r.unless_expected {
+            if !ok(u) {
+                inv.push(
+                    "concerns",
+                    format!("`{}` unless `{u}`: use 1–60 lower-case characters", r.substance),
+                );
+            }
+        }
+    }
+    inv.into_result()
 }
 
 /// Default concern rules, a configurable starting point [U]: nitazenes and
@@ -663,6 +688,28 @@ mod tests {
             ftir(Vec::new()),
         ]);
         assert!(concerns_found("cocaine", &rs, &default_concerns()).is_empty());
+    }
+
+    #[test]
+    fn concern_rules_validate_as_a_site_setting() {
+        assert!(validate_concerns(&default_concerns()).is_ok());
+        let bad = vec![
+            ConcernRule {
+                substance: "Xylazine".into(),
+                unless_expected: vec![],
+            },
+            ConcernRule {
+                substance: "nitazene".into(),
+                unless_expected: vec![" ".into()],
+            },
+            ConcernRule {
+                substance: "nitazene".into(),
+                unless_expected: vec![],
+            },
+        ];
+        assert_eq!(validate_concerns(&bad).unwrap_err().0.len(), 3);
+        // An empty list is allowed: a site that raises alerts by hand only.
+        assert!(validate_concerns(&[]).is_ok());
     }
 
     fn alert(text: &str, expires: Option<OffsetDateTime>) -> AlertDraft {

@@ -60,6 +60,12 @@ pub struct SiteSettings {
     pub potentially_fatal: Vec<String>,
     /// Services, referral categories and the follow-up interval (dcr-practice §5.4).
     pub care: crate::care::CareSettings,
+    /// Supply items offered and their low-stock thresholds (dcr-practice §5.5).
+    pub supplies: crate::supply::StockSettings,
+    /// Street-audit zones (dcr-practice §9).
+    pub community: crate::community::CommunitySettings,
+    /// Substances whose finding in a drug check is a concern (raise an alert).
+    pub concerns: Vec<crate::drugcheck::ConcernRule>,
 }
 
 impl Default for SiteSettings {
@@ -98,6 +104,9 @@ impl Default for SiteSettings {
                 .map(|c| c.as_str().to_string())
                 .collect(),
             care: crate::care::CareSettings::default(),
+            supplies: crate::supply::StockSettings::default(),
+            community: crate::community::CommunitySettings::default(),
+            concerns: crate::drugcheck::default_concerns(),
         }
     }
 }
@@ -152,6 +161,15 @@ impl SiteSettings {
             inv.0.extend(e.0);
         }
         if let Err(e) = self.care.validate() {
+            inv.0.extend(e.0);
+        }
+        if let Err(e) = self.supplies.validate() {
+            inv.0.extend(e.0);
+        }
+        if let Err(e) = self.community.validate() {
+            inv.0.extend(e.0);
+        }
+        if let Err(e) = crate::drugcheck::validate_concerns(&self.concerns) {
             inv.0.extend(e.0);
         }
         inv.into_result()

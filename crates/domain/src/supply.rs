@@ -436,6 +436,20 @@ pub fn low_stock(stock: &BTreeMap<String, i64>, settings: &StockSettings) -> Vec
         .collect()
 }
 
+/// Label for staff of an item code: the default item's label, or the code
+/// humanised for items a site added (`spoon_large` → "Spoon large").
+pub fn item_label(code: &str) -> String {
+    if let Some(i) = default_items().into_iter().find(|i| i.code == code) {
+        return i.label;
+    }
+    let words = code.replace('_', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -637,6 +651,13 @@ mod tests {
                 kind: DiscrepancyKind::Count
             }]
         );
+    }
+
+    #[test]
+    fn item_labels_come_from_the_defaults_or_are_humanised() {
+        assert_eq!(item_label("needle_25g"), "Needle 25G (orange)");
+        assert_eq!(item_label("spoon_large"), "Spoon large");
+        assert_eq!(item_label(""), "");
     }
 
     #[test]
