@@ -15,6 +15,7 @@ pub mod drugcheck;
 pub mod eligibility;
 pub mod emergency;
 pub mod floor;
+pub mod journey;
 pub mod similarity;
 pub mod site;
 pub mod supply;
