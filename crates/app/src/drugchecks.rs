@@ -6,13 +6,13 @@ use haven_domain::{
     Invalid,
     auth::Action,
     drugcheck::{
-        AlertDraft, Finding, Method, NewResult, ResultDraft, SampleDraft, concerns_found, default_concerns,
-        prepare_alert, prepare_result, prepare_sample,
+        AlertDraft, Finding, Method, NewResult, ResultDraft, SampleDraft, concerns_found, prepare_alert,
+        prepare_result, prepare_sample,
     },
 };
 use haven_store::{AlertRow, DrugResultRow, SampleRow, Store};
 
-use crate::{AppError, AppResult, Ctx};
+use crate::{AppError, AppResult, Ctx, clients::settings_of};
 
 /// A sample with its results and what they mean.
 #[derive(Debug, Clone)]
@@ -69,7 +69,9 @@ async fn build(store: &Store, sample: SampleRow) -> AppResult<SampleView> {
         results.push((r, NewResult { method, finding, at }));
     }
     let parsed: Vec<NewResult> = results.iter().map(|(_, n)| n.clone()).collect();
-    let concerns = concerns_found(&sample.expected, &parsed, &default_concerns());
+    // The site's own rules (site settings `concerns`).
+    let site = store.site(&sample.site_id).await?;
+    let concerns = concerns_found(&sample.expected, &parsed, &settings_of(&site).concerns);
     Ok(SampleView {
         sample,
         results,
@@ -112,4 +114,19 @@ pub async fn raise_alert(store: &Store, ctx: &Ctx, id: &str, draft: &AlertDraft)
         )
         .await?;
     Ok(store.alert(&alert_id).await?)
+}
+
+/// A site's samples received on a local date, newest first, with their
+/// results and concerns. Samples carry no client code, so the list is not a
+/// read of client data.
+pub async fn on_date(store: &Store, ctx: &Ctx, site_id: &str, date: time::Date) -> AppResult<Vec<SampleView>> {
+    ctx.allow(store, Action::ViewVisits, site_id).await?;
+    let site = store.site(site_id).await?;
+    let (from, to) = haven_domain::clock::local_day_bounds(&site.timezone, date)
+        .ok_or_else(|| AppError::Internal(format!("bad time zone {}", site.timezone)))?;
+    let mut out = Vec::new();
+    for s in store.samples_between(site_id, from, to, 200).await? {
+        out.push(build(store, s).await?);
+    }
+    Ok(out)
 }

@@ -93,3 +93,24 @@ pub async fn add_result(
         .find(|x| x.id == id)
         .ok_or(AppError::NotFound)
 }
+
+/// A visit with its services, for the visit page.
+#[derive(Debug, Clone)]
+pub struct VisitServices {
+    /// The visit.
+    pub visit: haven_store::VisitRow,
+    /// Its services, in time order, each with its test results.
+    pub services: Vec<(ServiceRow, Vec<TestResultRow>)>,
+}
+
+/// A visit and its services (floor and clinical staff); the read of the
+/// visit is audited by [`crate::visits::get`].
+pub async fn visit_page(store: &Store, ctx: &Ctx, visit_id: &str) -> AppResult<VisitServices> {
+    let visit = crate::visits::get(store, ctx, visit_id).await?;
+    let mut services = Vec::new();
+    for s in store.services_of_visit(visit_id).await? {
+        let r = store.test_results(&s.id).await?;
+        services.push((s, r));
+    }
+    Ok(VisitServices { visit, services })
+}

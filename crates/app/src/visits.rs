@@ -246,3 +246,23 @@ pub async fn today_figures(store: &Store, ctx: &Ctx, site_id: &str) -> AppResult
     let summaries: Vec<_> = rows.iter().map(|v| v.summary()).collect();
     Ok(haven_domain::visit::day_figures(&summaries))
 }
+
+/// One visit, for linking another record to it (e.g. a drug check with the
+/// person's consent). It shows a client code, so the read is audited.
+pub async fn get(store: &Store, ctx: &Ctx, visit_id: &str) -> AppResult<VisitRow> {
+    let site_id = visit_site(store, ctx, visit_id).await?;
+    let audit = ctx.allow(store, Action::ViewVisits, &site_id).await?;
+    let v = store.visit(&site_id, visit_id).await?;
+    if v.voided_at.is_some() && !ctx.can(Action::ViewAccessLog, &site_id) {
+        return Err(AppError::NotFound);
+    }
+    store
+        .audit(
+            &audit,
+            haven_domain::audit::AuditAction::Read,
+            "visit",
+            Some(visit_id.to_string()),
+        )
+        .await?;
+    Ok(v)
+}

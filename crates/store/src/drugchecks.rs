@@ -130,6 +130,26 @@ impl Store {
         .ok_or(StoreError::NotFound))
     }
 
+    /// A site's samples received in `[from, to)`, newest first, at most `limit`.
+    pub async fn samples_between(
+        &self,
+        site_id: &str,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<SampleRow>> {
+        read!(self, |c| Ok(sqlx::query_as::<_, SampleRow>(
+            "SELECT id, site_id, visit_id, expected, form, received_at FROM drug_samples \
+             WHERE site_id = $1 AND received_at >= $2 AND received_at < $3 ORDER BY received_at DESC, id LIMIT $4"
+        )
+        .bind(site_id.to_string())
+        .bind(Ts(from))
+        .bind(Ts(to))
+        .bind(limit)
+        .fetch_all(c)
+        .await?))
+    }
+
     /// The results of a sample, oldest first.
     pub async fn drug_results(&self, sample_id: &str) -> Result<Vec<DrugResultRow>> {
         read!(self, |c| Ok(sqlx::query_as::<_, DrugResultRow>(

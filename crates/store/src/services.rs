@@ -22,6 +22,8 @@ pub struct ServiceRow {
     pub tests: String,
     /// Note.
     pub note: Option<String>,
+    /// Username of the staff member who gave it ("each with time and staff", issue 4).
+    pub staff: String,
 }
 
 /// A BBV test result.
@@ -86,7 +88,8 @@ impl Store {
     /// A service by id.
     pub async fn service(&self, id: &str) -> Result<ServiceRow> {
         read!(self, |c| sqlx::query_as::<_, ServiceRow>(
-            "SELECT id, site_id, visit_id, code, at, tests, note FROM services WHERE id = $1"
+            "SELECT s.id, s.site_id, s.visit_id, s.code, s.at, s.tests, s.note, u.username AS staff \
+             FROM services s JOIN users u ON u.id = s.recorded_by WHERE s.id = $1"
         )
         .bind(id.to_string())
         .fetch_optional(c)
@@ -97,7 +100,8 @@ impl Store {
     /// The services of a visit, in time order.
     pub async fn services_of_visit(&self, visit_id: &str) -> Result<Vec<ServiceRow>> {
         read!(self, |c| Ok(sqlx::query_as::<_, ServiceRow>(
-            "SELECT id, site_id, visit_id, code, at, tests, note FROM services WHERE visit_id = $1 ORDER BY at, id"
+            "SELECT s.id, s.site_id, s.visit_id, s.code, s.at, s.tests, s.note, u.username AS staff \
+             FROM services s JOIN users u ON u.id = s.recorded_by WHERE s.visit_id = $1 ORDER BY s.at, s.id"
         )
         .bind(visit_id.to_string())
         .fetch_all(c)

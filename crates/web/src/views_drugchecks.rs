@@ -16,6 +16,7 @@ use haven_domain::{
     drugcheck::{AlertDraft, Component, FORMS, Finding, Method, ResultDraft, SampleDraft},
 };
 use serde::Deserialize;
+use time::{Date, macros::format_description};
 
 use crate::{
     AppState,
@@ -30,6 +31,38 @@ use crate::{
 pub struct SampleForm {
     expected: String,
     form: String,
+    /// The visit offered for linking (from the visit's page).
+    visit_id: String,
+    /// The person agreed to the link.
+    consent: bool,
+}
+
+/// The visit a new sample may be linked to, as shown on the form.
+#[derive(Debug, Clone)]
+pub struct VisitOffer {
+    client_code: String,
+    arrived: String,
+}
+
+/// A sample as a row of the day's list.
+#[derive(Debug, Clone)]
+pub struct SampleLine {
+    id: String,
+    received: String,
+    expected: String,
+    form: String,
+    results: usize,
+    concerns: String,
+    linked: bool,
+}
+
+/// `?visit=` (offer a link) and `?date=` (the list's day).
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    visit: String,
+    #[serde(default)]
+    date: String,
 }
 
 /// The add-result form's input, kept on error.
@@ -84,6 +117,11 @@ struct DrugChecksPage {
     errors: Errors,
     forms: &'static [&'static str],
     can_record: bool,
+    offer: Option<VisitOffer>,
+    date: String,
+    date_error: Option<String>,
+    samples: Vec<SampleLine>,
+    can_list: bool,
 }
 
 #[derive(Template)]
@@ -220,25 +258,80 @@ async fn list_render(
     staff: &Staff,
     form: SampleForm,
     errors: Errors,
+    date: &str,
     status: StatusCode,
 ) -> PageResult {
     let site = site_of(state, staff).await?;
+    let today = haven_app::visits::today(&state.store, &site.id).await?;
+    let (day, date_error) = if date.trim().is_empty() {
+        (today, None)
+    } else {
+        match Date::parse(date.trim(), format_description!("[year]-[month]-[day]")) {
+            Ok(d) => (d, None),
+            Err(_) => (
+                today,
+                Some(format!("“{date}” is not a date (YYYY-MM-DD); showing today")),
+            ),
+        }
+    };
+    // A link is offered only for a visit of this site that can still take it.
+    let offer = if form.visit_id.is_empty() || !staff.ctx.can(Action::RecordVisit, &site.id) {
+        None
+    } else {
+        let v = haven_app::visits::get(&state.store, &staff.ctx, &form.visit_id).await?;
+        (v.site_id == site.id && v.voided_at.is_none() && v.status != "refused").then(|| VisitOffer {
+            client_code: v.client_code.clone(),
+            arrived: local_datetime(&site, v.arrived_at),
+        })
+    };
+    // Roles that see no visits (evaluator, admin) get the page without the list.
+    let views = if staff.ctx.can(Action::ViewVisits, &site.id) {
+        drugchecks::on_date(&state.store, &staff.ctx, &site.id, day).await?
+    } else {
+        Vec::new()
+    };
+    let samples = views
+        .into_iter()
+        .map(|v| SampleLine {
+            id: v.sample.id.clone(),
+            received: local_datetime(&site, v.sample.received_at),
+            expected: v.sample.expected.clone(),
+            form: v.sample.form.clone(),
+            results: v.results.len(),
+            concerns: v.concerns.join(", "),
+            linked: v.sample.visit_id.is_some(),
+        })
+        .collect();
     let staff = with_banner(state, staff).await;
     Ok(render(
-        status,
+        if date_error.is_some() && status == StatusCode::OK {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            status
+        },
         &DrugChecksPage {
             chrome: chrome(&staff, &site, "drug_checks", None),
             can_record: staff.ctx.can(Action::RecordVisit, &site.id),
             forms: &FORMS,
             form,
             errors,
+            offer,
+            date: day.to_string(),
+            date_error,
+            samples,
+            can_list: staff.ctx.can(Action::ViewVisits, &site.id),
         },
     ))
 }
 
-/// `GET /drug-checks`: the new-sample form.
-pub async fn drugchecks_page(State(state): State<AppState>, staff: Staff) -> PageResult {
-    list_render(&state, &staff, SampleForm::default(), Errors::default(), StatusCode::OK).await
+/// `GET /drug-checks`: the new-sample form (offering a link to `?visit=`)
+/// and the samples of a day (`?date=`, default today).
+pub async fn drugchecks_page(State(state): State<AppState>, staff: Staff, Query(q): Query<ListQuery>) -> PageResult {
+    let form = SampleForm {
+        visit_id: q.visit.trim().to_string(),
+        ..SampleForm::default()
+    };
+    list_render(&state, &staff, form, Errors::default(), &q.date, StatusCode::OK).await
 }
 
 /// `POST /drug-checks`: records a sample, then shows it.
@@ -247,17 +340,28 @@ pub async fn drugcheck_create(State(state): State<AppState>, staff: Staff, f: Fo
     let form = SampleForm {
         expected: f.get("expected").to_string(),
         form: f.get("form").to_string(),
+        visit_id: f.get("visit_id").trim().to_string(),
+        consent: !f.get("consent_linked").is_empty(),
     };
+    // Without the person's consent the sample is recorded, unlinked.
     let draft = SampleDraft {
         expected: form.expected.clone(),
         form: form.form.clone(),
-        visit_id: None,
-        consent_linked: false,
+        visit_id: Some(form.visit_id.clone()).filter(|v| form.consent && !v.is_empty()),
+        consent_linked: form.consent,
     };
     match drugchecks::record_sample(&state.store, &staff.ctx, &site.id, &draft).await {
         Ok(v) => Ok(Redirect::to(&format!("/drug-checks/{}", v.sample.id)).into_response()),
         Err(AppError::Invalid(inv)) => {
-            list_render(&state, &staff, form, Errors(inv.0), StatusCode::UNPROCESSABLE_ENTITY).await
+            list_render(
+                &state,
+                &staff,
+                form,
+                Errors(inv.0),
+                "",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }

@@ -171,10 +171,22 @@ async fn referrals_render(
     ))
 }
 
+/// `?client=CODE`: the form starts with that client (from a visit's page).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ReferralsQuery {
+    #[serde(default)]
+    client: String,
+}
+
 /// `GET /referrals`: the follow-up list and the form to make a referral.
-pub async fn referrals_page(State(state): State<AppState>, staff: Staff) -> PageResult {
+pub async fn referrals_page(
+    State(state): State<AppState>,
+    staff: Staff,
+    axum::extract::Query(q): axum::extract::Query<ReferralsQuery>,
+) -> PageResult {
     let site = site_of(&state, &staff).await?;
     let form = ReferralForm {
+        client_code: q.client.trim().to_string(),
         made_on: today_of(&state, &site).await,
         ..Default::default()
     };

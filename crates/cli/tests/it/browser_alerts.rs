@@ -395,3 +395,69 @@ async fn alert_on_open_board(nurse: &Driver, manager: &Driver, desk: &Driver, se
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_an_alert_raised_from_a_drug_check_sample_reaches_an_open_board() {
+    const NAME: &str = "browser_an_alert_raised_from_a_drug_check_sample_reaches_an_open_board";
+    let rig = rig(NAME, 2).await;
+    let result = sample_alert_on_open_board(&rig.drivers[0], &rig.drivers[1], &rig.server).await;
+    rig.finish(NAME, result).await;
+}
+
+/// The path end to end: a nurse records a sample and its FTIR result
+/// on the drug-checking pages, the page names the nitazene as a concern, and
+/// the alert raised from the sample reaches a board that was already open
+/// (`board`, a worker) within a second, without a reload.
+async fn sample_alert_on_open_board(board: &Driver, nurse: &Driver, server: &TestServer) -> Result<()> {
+    log_in(board, server, "demo-worker").await?;
+    log_in(nurse, server, "demo-nurse").await?;
+    open_board(board, server).await.context("the worker's board")?;
+    ensure!(
+        board_alerts(board).await?.ids.is_empty(),
+        "an alert before any was raised"
+    );
+    board
+        .wait_script(FEED_OPEN_JS, vec![], PAGE)
+        .await
+        .context("the board's live feed")?;
+    board.execute(WATCH_JS, vec![json!("board-2")]).await?;
+
+    nurse.goto(&server.url("/drug-checks")).await?;
+    nurse.wait_for("#sample-form", PAGE).await.context("the sample form")?;
+    nurse.fill("#expected", "heroin").await?;
+    nurse.click_on("#sample-form input[name=form][value=powder]").await?;
+    nurse.click_on("#sample-form button[type=submit]").await?;
+    nurse
+        .wait_for("#result-form", PAGE)
+        .await
+        .context("the sample's page")?;
+    nurse.click_on("#method option[value=ftir]").await?;
+    nurse.fill("#components", "heroin, 60\nprotonitazene").await?;
+    nurse.click_on("#result-form button[type=submit]").await?;
+    let concerns = nurse
+        .wait_text("#concerns", PAGE, |t| t.contains("nitazene"))
+        .await
+        .context("the concern on the sample's page")?;
+    ensure!(concerns.contains("nitazene"), "{concerns:?}");
+    // The alert form is pre-filled from the concern; only the hours change.
+    let text = nurse.property(&nurse.find("#alert-text").await?, "value").await?;
+    let text = text.as_str().unwrap_or_default().to_string();
+    ensure!(
+        text.starts_with("Nitazene found in a sample sold as heroin"),
+        "pre-filled text: {text:?}"
+    );
+    nurse.fill("#hours", "6").await?;
+    nurse.click_on("#alert-form button[type=submit]").await?;
+    let submitted = Instant::now();
+    let at = wait_board(board, submitted, "the alert from the sample", |b| {
+        b.text.contains(&text)
+    })
+    .await?;
+    eprintln!("alert from a sample shown on the open board {at:?} after the submit");
+    ensure!(at <= LIVE, "the open board took {at:?} (more than {LIVE:?})");
+    match watched(board).await? {
+        Some((m, sse)) if m == "board-2" && sse > 0 => {}
+        other => bail!("the board was reloaded or got no live message: {other:?}"),
+    }
+    Ok(())
+}
