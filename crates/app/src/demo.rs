@@ -77,6 +77,84 @@ impl Default for DemoShape {
     }
 }
 
+/// 09:00 local time on the site's local day of `t` (UTC midnight + 9 h if
+/// the time zone is unknown).
+fn local_opening(tz: &str, t: OffsetDateTime) -> OffsetDateTime {
+    haven_domain::clock::local_date(tz, t)
+        .and_then(|d| haven_domain::clock::local_day_bounds(tz, d))
+        .map_or_else(|| t.replace_time(time::Time::MIDNIGHT), |(start, _)| start)
+        + Duration::hours(9)
+}
+
+/// Every client's stays so far, by client and UTC day, so that a new
+/// arrival is checked only against the stays of its own and adjacent days.
+#[derive(Debug, Default)]
+struct Stays(std::collections::HashMap<(usize, time::Date), Vec<(OffsetDateTime, OffsetDateTime)>>);
+
+impl Stays {
+    fn push(&mut self, client: usize, stay: (OffsetDateTime, OffsetDateTime)) {
+        self.0.entry((client, stay.0.date())).or_default().push(stay);
+    }
+
+    /// A stay of `client` that an arrival at `t` (staying up to
+    /// [`FloorGen::MAX_STAY`]) would come within `gap` of.
+    fn clash(&self, client: usize, t: OffsetDateTime, gap: Duration) -> Option<(OffsetDateTime, OffsetDateTime)> {
+        [-1i64, 0, 1].into_iter().find_map(|d| {
+            self.0
+                .get(&(client, t.date() + Duration::days(d)))?
+                .iter()
+                .copied()
+                .find(|(s, e)| t < *e + gap && t + FloorGen::MAX_STAY + gap > *s)
+        })
+    }
+}
+
+/// An arrival near `t` whose longest possible stay ([`FloorGen::MAX_STAY`])
+/// clears the client's other stays by 10 minutes, within opening hours
+/// (arrivals 09:00–20:00 local) and within `[earliest, latest]`: first later
+/// on the same day, then earlier, then on the nearest other day; `None` when
+/// two months around `t` are full. Uses no randomness, so the demo's random
+/// stream does not change.
+fn free_slot(
+    stays: &Stays,
+    client: usize,
+    tz: &str,
+    t: OffsetDateTime,
+    earliest: OffsetDateTime,
+    latest: OffsetDateTime,
+) -> Option<OffsetDateTime> {
+    let gap = Duration::minutes(10);
+    if t >= earliest && t <= latest && stays.clash(client, t, gap).is_none() {
+        return Some(t);
+    }
+    for k in 0..60i64 {
+        // 0, +1, −1, +2, −2 … days.
+        let shift = if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) };
+        let base = t + Duration::days(shift);
+        let open = local_opening(tz, base);
+        let (first, last) = (open.max(earliest), (open + Duration::hours(11)).min(latest));
+        if first > last {
+            continue;
+        }
+        let base = base.clamp(first, last);
+        let mut later = base;
+        while let Some((_, e)) = stays.clash(client, later, gap) {
+            later = e + gap;
+        }
+        if later <= last {
+            return Some(later);
+        }
+        let mut earlier = base;
+        while let Some((s, _)) = stays.clash(client, earlier, gap) {
+            earlier = s - FloorGen::MAX_STAY - gap;
+        }
+        if earlier >= first {
+            return Some(earlier);
+        }
+    }
+    None
+}
+
 /// A small deterministic generator (SplitMix64): the demo must be
 /// reproducible and needs no dependency for it.
 #[derive(Debug, Clone)]
@@ -134,6 +212,12 @@ pub struct DemoSummary {
     pub aftercare: u64,
     /// Medical emergencies inserted (all closed).
     pub emergencies: u64,
+    /// Services given at visits.
+    pub services: u64,
+    /// Referrals made.
+    pub referrals: u64,
+    /// Drug-checking samples.
+    pub samples: u64,
     /// Demo usernames (each with [`DEMO_PASSWORD`]).
     pub users: Vec<String>,
 }
@@ -1028,17 +1112,18 @@ pub async fn generate(
         let mut floor_gen = FloorGen::new(shape, &spaces, &staff, &mut rng);
         let mut floor = FloorRows::default();
         let mut batch = Vec::with_capacity(20_000);
+        // Each client's stays so far: one person is never in two visits at once.
+        let mut stays = Stays::default();
         for _ in 0..historic {
             let target = rng.f64() * acc;
-            let idx = cumulative.partition_point(|c| *c < target).min(clients.len() - 1);
-            let client = &clients[idx];
+            let drawn = cumulative.partition_point(|c| *c < target).min(clients.len() - 1);
+            let client = &clients[drawn];
             let span = (now - client.registered_at).whole_minutes().max(1);
-            // Opening hours 09:00–21:00 local; approximated in UTC+0/+1 by 08:00–20:00 UTC.
+            // Arrivals from opening (09:00 local) until 11 hours later, so every
+            // stay ends by closing (21:00).
             let day = (rng.below(span as u64) / 1440) as i64;
-            let mut arrived = client.registered_at.replace_time(time::Time::MIDNIGHT)
-                + Duration::days(day)
-                + Duration::hours(8)
-                + Duration::minutes(rng.below(11 * 60) as i64);
+            let opening = local_opening(&site.timezone, client.registered_at + Duration::days(day));
+            let mut arrived = opening + Duration::minutes(rng.below(11 * 60) as i64);
             // History ends before anyone still on the floor arrived, and
             // every historic stay is over by now. The jitter is drawn either
             // way, so the random stream (and every count) does not depend on
@@ -1047,6 +1132,24 @@ pub async fn generate(
             if arrived > now - FloorGen::MAX_STAY {
                 arrived = now - FloorGen::MAX_STAY - jitter;
             }
+            // Moved clear of the client's other stays, within opening hours; a
+            // client with no room left hands the visit to the next one. No
+            // drawing again, so the random stream (and every count) is as it was.
+            let (idx, arrived) = (0..clients.len())
+                .map(|k| (drawn + k) % clients.len())
+                .find_map(|i| {
+                    free_slot(
+                        &stays,
+                        i,
+                        &site.timezone,
+                        arrived,
+                        clients[i].registered_at,
+                        now - FloorGen::MAX_STAY,
+                    )
+                    .map(|t| (i, t))
+                })
+                .unwrap_or((drawn, arrived));
+            let client = &clients[idx];
             let arrived = haven_domain::clock::truncate_micros(arrived);
             let roll = rng.f64();
             let v = if roll < shape.refusal_share {
@@ -1086,6 +1189,10 @@ pub async fn generate(
                 }
                 v
             };
+            stays.push(
+                idx,
+                (v.arrived_at, v.left_at.unwrap_or(v.arrived_at + Duration::minutes(15))),
+            );
             batch.push(v);
             if batch.len() == batch.capacity() {
                 flush(store, &ctx, &site.id, &mut batch, &mut floor, &created_by, &mut summary).await?;
@@ -1102,6 +1209,17 @@ pub async fn generate(
         if i == 0 {
             live_floor(store, &site.id, &spaces, &clients, &staff, &mut rng, &mut summary).await?;
         }
+        let care_staff = crate::demo_care::CareStaff {
+            worker: staff.worker.clone(),
+            nurse: staff.nurse.clone(),
+        };
+        let (services, referrals, samples) =
+            crate::demo_care::generate(store, &ctx, &site.id, &care_staff, seed ^ u64::from(i)).await?;
+        summary.services += services as u64;
+        summary.referrals += referrals as u64;
+        summary.samples += samples as u64;
+        crate::supplies::demo_supplies(store, &ctx, &site.id, &created_by, seed ^ u64::from(i)).await?;
+        crate::community::demo_history(store, &site.id, &created_by, seed ^ u64::from(i)).await?;
         summary.sites.push(code);
         summary.clients += n_clients;
     }
@@ -1111,6 +1229,51 @@ pub async fn generate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn summary_start() -> OffsetDateTime {
+        haven_domain::clock::now() - Duration::days(800)
+    }
+
+    #[test]
+    fn free_slot_moves_clear_of_other_stays_within_opening_hours() {
+        let tz = "Europe/London";
+        // 2026-03-02 is in winter: local time is UTC.
+        let t0 = time::macros::datetime!(2026-03-02 10:00 UTC);
+        let from = t0 - Duration::days(30);
+        let to = t0 + Duration::days(30);
+        let mut stays = Stays::default();
+        stays.push(0, (t0, t0 + Duration::minutes(40)));
+        // Clear already: unchanged.
+        let far = t0 + Duration::hours(5);
+        assert_eq!(free_slot(&stays, 0, tz, far, from, to), Some(far));
+        // Clashing: moved to after the stay, with a gap.
+        assert_eq!(
+            free_slot(&stays, 0, tz, t0 + Duration::minutes(10), from, to),
+            Some(t0 + Duration::minutes(50))
+        );
+        // A day full from opening to the last arrival: the next day.
+        let mut full = Stays::default();
+        for h in 0..5 {
+            let s = t0 - Duration::hours(1) + Duration::hours(3 * h);
+            full.push(0, (s, s + Duration::minutes(100)));
+        }
+        let t = free_slot(&full, 0, tz, t0, from, to).unwrap();
+        assert_eq!(t.date(), t0.date() + Duration::days(1), "{t}");
+        assert_eq!(t.time(), t0.time());
+        // Never after the limit.
+        let t = free_slot(
+            &stays,
+            0,
+            tz,
+            t0 + Duration::minutes(10),
+            from,
+            t0 + Duration::minutes(30),
+        )
+        .unwrap();
+        assert!(t <= t0 + Duration::minutes(30) && t.hour() >= 9, "{t}");
+        // No room at all: none.
+        assert_eq!(free_slot(&stays, 0, tz, t0, t0, t0 + Duration::minutes(20)), None);
+    }
 
     #[test]
     fn rng_is_deterministic_and_uniform_enough() {
@@ -1339,6 +1502,44 @@ mod tests {
         let site = store.site_by_code("GLA").await.expect("GLA");
         assert_eq!(summary.visits, 1_135);
         assert_eq!(store.visit_count(&site.id).await.expect("visits"), 1_135);
+        // Nobody is in two visits at once, and arrivals fall within opening
+        // hours (09:00–21:00 local), but for the few moved back from the last
+        // hours or clear of another stay.
+        let all = store
+            .visits_between(&site.id, summary_start(), haven_domain::clock::now(), None, 100_000)
+            .await
+            .expect("visits");
+        assert_eq!(all.len(), 1_135);
+        let mut by_client: std::collections::HashMap<&str, Vec<(OffsetDateTime, OffsetDateTime)>> =
+            std::collections::HashMap::new();
+        let mut outside = 0;
+        for v in &all {
+            // A refusal is a moment; a visit still open lasts until now.
+            let end = match (v.left_at, v.status.as_str()) {
+                (Some(l), _) => l,
+                (None, "refused") => v.arrived_at,
+                (None, _) => haven_domain::clock::now(),
+            };
+            by_client
+                .entry(v.client_id.as_str())
+                .or_default()
+                .push((v.arrived_at, end));
+            let local = haven_domain::clock::local_hhmm(&site.timezone, v.arrived_at);
+            if !("09:00".."21:00").contains(&local.as_str()) {
+                outside += 1;
+            }
+        }
+        assert!(
+            outside * 100 <= all.len(),
+            "{outside} of {} arrive outside opening hours",
+            all.len()
+        );
+        for (client, mut stays) in by_client {
+            stays.sort();
+            for w in stays.windows(2) {
+                assert!(w[0].1 <= w[1].0, "client {client}: {:?} overlaps {:?}", w[0], w[1]);
+            }
+        }
         assert!(summary.episodes > 700 && summary.emergencies >= 8, "{summary:?}");
         let board = crate::floor::board_unaudited(&store, &site.id).await.expect("board");
         let in_use: Vec<_> = board.spaces.iter().filter(|s| s.state == SpaceState::InUse).collect();

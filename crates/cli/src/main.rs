@@ -382,14 +382,18 @@ async fn run(cmd: Cmd, config: Config) -> Result<()> {
             let store = open(&config).await?;
             let summary = generate_demo(&store, sites, years, scale, seed).await?;
             println!(
-                "demo: sites {}, {} clients, {} visits, {} episodes, {} checks, {} after-care stays, {} emergencies",
+                "demo: sites {}, {} clients, {} visits, {} episodes, {} checks, {} after-care stays, {} emergencies, \
+                 {} services, {} referrals, {} drug-checking samples",
                 summary.sites.join(", "),
                 summary.clients,
                 summary.visits,
                 summary.episodes,
                 summary.checks,
                 summary.aftercare,
-                summary.emergencies
+                summary.emergencies,
+                summary.services,
+                summary.referrals,
+                summary.samples
             );
             store.close().await;
             Ok(())

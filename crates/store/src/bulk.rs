@@ -188,7 +188,7 @@ pub struct BulkHandoverNote {
 }
 
 /// Rows per INSERT statement (well under SQLite's 32,766 parameters).
-const ROWS_PER_STATEMENT: usize = 400;
+pub(crate) const ROWS_PER_STATEMENT: usize = 400;
 /// The widest bulk row (emergencies); 400 × 17 = 6,800 parameters, well under
 /// SQLite's 32,766 and PostgreSQL's 65,535.
 const MAX_COLUMNS: usize = 17;
@@ -197,7 +197,7 @@ const _: () = assert!(ROWS_PER_STATEMENT * MAX_COLUMNS < 32_766);
 /// `($1,$2),($3,$4)` for PostgreSQL; `(?,?),(?,?)` for SQLite, whose named
 /// parameters are looked up by a linear scan per bind (quadratic over a
 /// 4,800-parameter statement: it dominated the demo load's profile).
-fn placeholders(rows: usize, cols: usize, numbered: bool) -> String {
+pub(crate) fn placeholders(rows: usize, cols: usize, numbered: bool) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {
@@ -566,6 +566,236 @@ impl Store {
                 "handover_note_bulk",
                 Some(site_id.to_string())
             );
+        });
+        Ok(())
+    }
+}
+
+/// A service given at a visit, for bulk loading.
+#[derive(Debug, Clone)]
+pub struct BulkService {
+    /// Id.
+    pub id: String,
+    /// Visit.
+    pub visit_id: String,
+    /// Service code.
+    pub code: String,
+    /// When.
+    pub at: OffsetDateTime,
+    /// BBV tests as a JSON array.
+    pub tests: String,
+    /// Given by (user id).
+    pub recorded_by: String,
+}
+
+/// A BBV test result, for bulk loading.
+#[derive(Debug, Clone)]
+pub struct BulkTestResult {
+    /// Id.
+    pub id: String,
+    /// Service (the test taken).
+    pub service_id: String,
+    /// `hiv`, `hcv` or `hbv`.
+    pub test: String,
+    /// Result code.
+    pub result: String,
+    /// When it came back.
+    pub result_at: OffsetDateTime,
+    /// Recorded by (user id).
+    pub recorded_by: String,
+}
+
+/// A referral, for bulk loading; its steps go in as [`BulkReferralEvent`]s
+/// (the first one `made`).
+#[derive(Debug, Clone)]
+pub struct BulkReferral {
+    /// Id.
+    pub id: String,
+    /// Client.
+    pub client_id: String,
+    /// Visit it was made at.
+    pub visit_id: Option<String>,
+    /// Category code.
+    pub category: String,
+    /// Made on.
+    pub made_on: time::Date,
+    /// Made by (user id).
+    pub created_by: String,
+}
+
+/// One dated step of a referral, for bulk loading.
+#[derive(Debug, Clone)]
+pub struct BulkReferralEvent {
+    /// Referral.
+    pub referral_id: String,
+    /// Status code.
+    pub status: &'static str,
+    /// On.
+    pub on_date: time::Date,
+    /// Recorded by (user id).
+    pub recorded_by: String,
+}
+
+/// A drug-checking sample with its results (findings as JSON), for bulk loading.
+#[derive(Debug, Clone)]
+pub struct BulkSample {
+    /// Id.
+    pub id: String,
+    /// Visit, when the person agreed to the link.
+    pub visit_id: Option<String>,
+    /// Expected substance.
+    pub expected: String,
+    /// Form code.
+    pub form: String,
+    /// Received.
+    pub received_at: OffsetDateTime,
+    /// Recorded by (user id).
+    pub recorded_by: String,
+    /// `(method, finding JSON, read at)`.
+    pub results: Vec<(String, String, OffsetDateTime)>,
+}
+
+/// Contact-with-care history of one site, for bulk loading.
+#[derive(Debug, Clone, Default)]
+pub struct BulkCare {
+    /// Services.
+    pub services: Vec<BulkService>,
+    /// BBV test results.
+    pub test_results: Vec<BulkTestResult>,
+    /// Referrals.
+    pub referrals: Vec<BulkReferral>,
+    /// Their steps.
+    pub referral_events: Vec<BulkReferralEvent>,
+    /// Drug-checking samples.
+    pub samples: Vec<BulkSample>,
+}
+
+impl Store {
+    /// Inserts a site's contact-with-care history in one transaction, with
+    /// one audit event.
+    pub async fn bulk_insert_care(&self, ctx: &AuditCtx, site_id: &str, care: &BulkCare) -> Result<()> {
+        let now = Ts(haven_domain::clock::now());
+        write_tx!(self, |tx, pg| {
+            for chunk in care.services.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "INSERT INTO services (id, site_id, visit_id, code, at, tests, recorded_by, recorded_at) VALUES {}",
+                    placeholders(chunk.len(), 8, pg)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q
+                        .bind(r.id.clone())
+                        .bind(site_id.to_string())
+                        .bind(r.visit_id.clone())
+                        .bind(r.code.clone())
+                        .bind(Ts(r.at))
+                        .bind(r.tests.clone())
+                        .bind(r.recorded_by.clone())
+                        .bind(Ts(r.at));
+                }
+                q.execute(&mut **tx).await?;
+            }
+            for chunk in care.test_results.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "INSERT INTO test_results (id, service_id, test, result, result_at, recorded_by, recorded_at) \
+                     VALUES {}",
+                    placeholders(chunk.len(), 7, pg)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q
+                        .bind(r.id.clone())
+                        .bind(r.service_id.clone())
+                        .bind(r.test.clone())
+                        .bind(r.result.clone())
+                        .bind(Ts(r.result_at))
+                        .bind(r.recorded_by.clone())
+                        .bind(Ts(r.result_at));
+                }
+                q.execute(&mut **tx).await?;
+            }
+            for chunk in care.referrals.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "INSERT INTO referrals (id, site_id, client_id, visit_id, category, made_on, created_by, \
+                     created_at) VALUES {}",
+                    placeholders(chunk.len(), 8, pg)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q
+                        .bind(r.id.clone())
+                        .bind(site_id.to_string())
+                        .bind(r.client_id.clone())
+                        .bind(r.visit_id.clone())
+                        .bind(r.category.clone())
+                        .bind(r.made_on)
+                        .bind(r.created_by.clone())
+                        .bind(now);
+                }
+                q.execute(&mut **tx).await?;
+            }
+            for chunk in care.referral_events.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "INSERT INTO referral_events (id, referral_id, status, on_date, recorded_by, recorded_at) VALUES {}",
+                    placeholders(chunk.len(), 6, pg)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q
+                        .bind(crate::new_id())
+                        .bind(r.referral_id.clone())
+                        .bind(r.status)
+                        .bind(r.on_date)
+                        .bind(r.recorded_by.clone())
+                        .bind(now);
+                }
+                q.execute(&mut **tx).await?;
+            }
+            for chunk in care.samples.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "INSERT INTO drug_samples (id, site_id, visit_id, expected, form, received_at, recorded_by) \
+                     VALUES {}",
+                    placeholders(chunk.len(), 7, pg)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q
+                        .bind(r.id.clone())
+                        .bind(site_id.to_string())
+                        .bind(r.visit_id.clone())
+                        .bind(r.expected.clone())
+                        .bind(r.form.clone())
+                        .bind(Ts(r.received_at))
+                        .bind(r.recorded_by.clone());
+                }
+                q.execute(&mut **tx).await?;
+            }
+            let results: Vec<(&BulkSample, &(String, String, OffsetDateTime))> = care
+                .samples
+                .iter()
+                .flat_map(|s| s.results.iter().map(move |r| (s, r)))
+                .collect();
+            for chunk in results.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "INSERT INTO drug_results (id, sample_id, site_id, method, finding, at, recorded_by, recorded_at) \
+                     VALUES {}",
+                    placeholders(chunk.len(), 8, pg)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (s, (method, finding, at)) in chunk {
+                    q = q
+                        .bind(crate::new_id())
+                        .bind(s.id.clone())
+                        .bind(site_id.to_string())
+                        .bind(method.clone())
+                        .bind(finding.clone())
+                        .bind(Ts(*at))
+                        .bind(s.recorded_by.clone())
+                        .bind(Ts(*at));
+                }
+                q.execute(&mut **tx).await?;
+            }
+            append_audit!(tx, pg, ctx, AuditAction::Create, "care_bulk", Some(site_id.to_string()));
         });
         Ok(())
     }
