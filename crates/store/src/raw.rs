@@ -36,4 +36,20 @@ impl Store {
         });
         Ok(())
     }
+
+    /// Runs a script of several statements in one round trip, for tests only:
+    /// fixtures such as a role's grants. Not used by the application.
+    #[doc(hidden)]
+    pub async fn execute_script_for_tests(&self, sql: String) -> Result<()> {
+        let script = sqlx::raw_sql(sqlx::AssertSqlSafe(sql));
+        match self {
+            Store::Sqlite(db) => {
+                script.execute(&db.writer).await?;
+            }
+            Store::Postgres(db) => {
+                script.execute(&db.pool).await?;
+            }
+        }
+        Ok(())
+    }
 }

@@ -67,6 +67,21 @@ impl TestDb {
         }
     }
 
+    /// Wraps a store opened elsewhere (e.g. as another role); `cleanup`
+    /// then only closes it and leaves the database to its owner.
+    pub fn wrap(store: Store) -> TestDb {
+        TestDb {
+            store,
+            _dir: None,
+            pg_name: None,
+        }
+    }
+
+    /// The PostgreSQL test database's name (`None` on SQLite).
+    pub fn pg_name(&self) -> Option<&str> {
+        self.pg_name.as_deref()
+    }
+
     /// Closes the store and drops a PostgreSQL test database.
     pub async fn cleanup(self) {
         self.store.close().await;

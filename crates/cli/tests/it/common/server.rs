@@ -29,6 +29,16 @@ impl TestServer {
         haven_app::demo::generate(&db.store, 1, 1, 0.01, 7, &mut |_, _| {})
             .await
             .expect("demo data");
+        Self::serve(db, config).await
+    }
+
+    /// Serves an existing store as it is (no demo data is generated), with
+    /// default settings; `stop` closes the store but drops no database.
+    pub async fn start_on(store: haven_store::Store) -> TestServer {
+        Self::serve(TestDb::wrap(store), WebConfig::default()).await
+    }
+
+    async fn serve(db: TestDb, config: WebConfig) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let state = AppState::new(db.store.clone(), config);
