@@ -5,13 +5,17 @@
 pub mod alerts;
 pub mod auth;
 pub mod clients;
+pub mod community;
 pub mod demo;
+mod demo_care;
 pub mod drugchecks;
 pub mod emergencies;
 pub mod floor;
+pub mod journey;
 pub mod referrals;
 pub mod services;
 pub mod sites;
+pub mod supplies;
 pub mod visits;
 
 use haven_domain::{

@@ -9,14 +9,17 @@ mod alerts;
 mod audit;
 mod bulk;
 mod clients;
+mod community;
 mod drugchecks;
 mod emergencies;
 mod floor;
+mod journey;
 mod raw;
 mod referrals;
 mod services;
 mod sessions;
 mod sites;
+mod supplies;
 mod ts;
 mod users;
 mod visits;
@@ -24,19 +27,23 @@ mod visits;
 pub use alerts::AlertRow;
 pub use audit::{AuditCtx, AuditRow, verify as verify_audit};
 pub use bulk::{
-    BulkAftercare, BulkCheck, BulkClient, BulkEmergency, BulkEmergencyEntry, BulkEpisode, BulkHandoverNote, BulkVisit,
+    BulkAftercare, BulkCare, BulkCheck, BulkClient, BulkEmergency, BulkEmergencyEntry, BulkEpisode, BulkHandoverNote,
+    BulkReferral, BulkReferralEvent, BulkSample, BulkService, BulkTestResult, BulkVisit,
 };
 pub use clients::{ClientRow, IdentityRow, MergeRow, NewClientRecord};
+pub use community::{CommunityAuditRow, CommunityFilter, MonthlyZoneRow, NeedleImport, NeedleReportRow};
 pub use drugchecks::{DrugResultRow, SampleRow};
 pub use emergencies::{AmendmentRow, CloseEmergencyRecord, EmergencyRow, EntryRow, NewEmergencyRecord};
 pub use floor::{
     AftercareRow, BoardSpaceRow, CheckRow, EpisodeRow, HandoverNoteRow, NewCheckRecord, NewEpisodeRecord, SpaceMark,
     WaitingRow,
 };
+pub use journey::{JourneyRecords, JourneySupplyLineRow, JourneySupplyRow};
 pub use referrals::{ReferralEventRow, ReferralRow};
 pub use services::{ServiceRow, TestResultRow};
 pub use sessions::{SessionRow, TokenRow};
 pub use sites::{SiteRow, SpaceRow};
+pub use supplies::{BulkSupplyTx, DiscrepancyRow, StockRow, SupplyLineRow, SupplyTx, SupplyTxRow};
 pub use users::{RoleRow, UserRow};
 pub use visits::{Created, NewVisitRecord, VisitRow};
 

@@ -10,6 +10,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+mod community;
+mod journey;
+mod supplies;
+
 use haven_app::{
     AppError, clients,
     emergencies::{self, CloseDraft, EmergencyView, OpenDraft},
@@ -67,6 +71,9 @@ pub fn router() -> Router<AppState> {
         .route("/emergencies/{id}/entries", post(add_entry))
         .route("/emergencies/{id}/entries/{entry_id}/amend", post(amend_entry))
         .route("/emergencies/{id}/close", post(close_emergency))
+        .merge(supplies::routes())
+        .merge(community::routes())
+        .merge(journey::routes())
         .route("/openapi.json", get(openapi))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "Not found", "no such API route", &[]) })
 }
@@ -991,7 +998,16 @@ async fn close_emergency(
 
 /// The paths and methods the API serves, as listed in the OpenAPI document
 /// (a test checks the two agree).
-pub const API_ROUTES: [(&str, &str); 33] = [
+pub fn api_routes() -> Vec<(&'static str, &'static str)> {
+    let mut all = BASE_ROUTES.to_vec();
+    all.extend_from_slice(supplies::ROUTES);
+    all.extend_from_slice(community::ROUTES);
+    all.extend_from_slice(journey::ROUTES);
+    all
+}
+
+/// The routes defined in this file.
+const BASE_ROUTES: [(&str, &str); 33] = [
     ("/api/v1/clients", "post"),
     ("/api/v1/clients", "get"),
     ("/api/v1/clients/{id}", "get"),
@@ -1099,7 +1115,7 @@ fn service_json(s: &haven_store::ServiceRow, results: &[haven_store::TestResultR
     let tests: Vec<String> = serde_json::from_str(&s.tests).unwrap_or_default();
     json!({
         "id": s.id, "visit_id": s.visit_id, "code": s.code, "at": haven_domain::clock::rfc3339(s.at),
-        "tests": tests, "note": s.note,
+        "tests": tests, "note": s.note, "staff": s.staff,
         "results": results.iter().map(test_result_json).collect::<Vec<_>>(),
     })
 }
@@ -1360,6 +1376,12 @@ pub fn openapi_document() -> Value {
     merge(&mut doc["components"]["schemas"], referral_schemas());
     merge(&mut doc["paths"], service_paths());
     merge(&mut doc["components"]["schemas"], service_schemas());
+    merge(&mut doc["paths"], supplies::paths());
+    merge(&mut doc["components"]["schemas"], supplies::schemas());
+    merge(&mut doc["paths"], community::paths());
+    merge(&mut doc["components"]["schemas"], community::schemas());
+    merge(&mut doc["paths"], journey::paths());
+    merge(&mut doc["components"]["schemas"], journey::schemas());
     doc
 }
 
@@ -1419,6 +1441,7 @@ fn service_schemas() -> Value {
             "id": {"type": "string", "format": "uuid"}, "visit_id": {"type": "string", "format": "uuid"},
             "code": {"type": "string"}, "at": time, "tests": {"type": "array", "items": tests},
             "note": {"type": ["string", "null"]},
+            "staff": {"type": "string", "description": "Username of who gave it"},
             "results": {"type": "array", "items": schema_ref("TestResult")}
         }}
     })
@@ -2238,7 +2261,7 @@ mod tests {
     #[test]
     fn openapi_lists_every_api_route() {
         let doc = openapi_document();
-        for (path, method) in API_ROUTES {
+        for (path, method) in api_routes() {
             assert!(
                 doc["paths"][path][method].is_object(),
                 "{method} {path} missing from openapi.json"
@@ -2247,7 +2270,7 @@ mod tests {
         let listed: usize = doc["paths"]
             .as_object()
             .map_or(0, |p| p.values().map(|m| m.as_object().map_or(0, |o| o.len())).sum());
-        assert_eq!(listed, API_ROUTES.len());
+        assert_eq!(listed, api_routes().len());
     }
 
     fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
@@ -2278,7 +2301,7 @@ mod tests {
     #[test]
     fn openapi_operations_declare_path_params_and_strict_bodies() {
         let doc = openapi_document();
-        for (path, method) in API_ROUTES {
+        for (path, method) in api_routes() {
             let op = &doc["paths"][path][method];
             let params: Vec<&str> = path
                 .split('/')

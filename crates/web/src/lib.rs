@@ -9,10 +9,14 @@ mod form;
 mod security;
 mod views;
 mod views_alerts;
+mod views_community;
 mod views_drugchecks;
 mod views_emergency;
 mod views_floor;
+mod views_journey;
 mod views_referrals;
+mod views_supplies;
+mod views_visit;
 
 use std::{
     collections::HashMap,
@@ -222,6 +226,10 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/staff/{id}/{op}", post(views::admin_staff_state))
         .route("/static/{name}", get(static_file))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(views_supplies::routes())
+        .merge(views_community::routes())
+        .merge(views_journey::routes())
+        .merge(views_visit::routes())
         .nest("/api/v1", api::router())
         .fallback(views::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), security::authenticate))

@@ -78,6 +78,10 @@ pub struct Chrome {
     pub(crate) notice: Option<String>,
     pub(crate) can_floor: bool,
     pub(crate) can_alerts: bool,
+    /// Hand out supplies, see stock.
+    pub(crate) can_supplies: bool,
+    /// See street audits and needle reports (aggregates, no client data).
+    pub(crate) can_community: bool,
     /// Open emergencies at the site: shown on every page until closed.
     pub(crate) emergencies: Vec<crate::board::EmergencyLine>,
     /// Alerts showing at the site: on every page until they expire or are withdrawn.
@@ -108,6 +112,8 @@ pub(crate) fn chrome(staff: &Staff, site: &SiteRow, current: &'static str, notic
         notice,
         can_floor: ctx.can(Action::ViewFloor, &site.id),
         can_alerts: ctx.can(Action::ManageAlerts, &site.id),
+        can_supplies: ctx.can(Action::RecordSupplies, &site.id) || ctx.can(Action::ManageStock, &site.id),
+        can_community: ctx.can(Action::RecordCommunityAudit, &site.id) || ctx.can(Action::ViewAggregates, &site.id),
         emergencies: staff
             .emergencies
             .iter()

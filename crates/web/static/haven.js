@@ -156,4 +156,42 @@
   hideExpired();
   window.setInterval(hideExpired, 15000);
   document.body.addEventListener('htmx:sseMessage', hideExpired);
+
+  // journey: a button with data-print prints the page (CSP forbids inline
+  // onclick); the print stylesheet in haven.css hides navigation and forms.
+  document.addEventListener('click', function (evt) {
+    const el = evt.target instanceof Element ? evt.target.closest('[data-print]') : null;
+    if (el) {
+      evt.preventDefault();
+      window.print();
+    }
+  });
+
+  // community: <input type="file" data-csv-into="textarea id"> reads the
+  //    chosen file into the textarea (CSP forbids inline script), and puts
+  //    its name in the input named by data-csv-name. A file larger than
+  //    data-csv-max bytes is refused here: the server would refuse it anyway.
+  document.querySelectorAll('input[type="file"][data-csv-into]').forEach(function (input) {
+    input.addEventListener('change', function () {
+      const file = input.files && input.files[0];
+      const target = document.getElementById(input.getAttribute('data-csv-into') || '');
+      const nameInput = document.getElementById(input.getAttribute('data-csv-name') || '');
+      const max = parseInt(input.getAttribute('data-csv-max') || '0', 10);
+      if (!file || !target) return;
+      if (max > 0 && file.size > max) {
+        input.setCustomValidity('This file is too large for one import; split it into smaller files.');
+        input.reportValidity();
+        input.value = '';
+        return;
+      }
+      input.setCustomValidity('');
+      const reader = new FileReader();
+      reader.addEventListener('load', function () {
+        target.value = typeof reader.result === 'string' ? reader.result : '';
+        if (nameInput) nameInput.value = file.name;
+        target.focus();
+      });
+      reader.readAsText(file);
+    });
+  });
 })();

@@ -321,8 +321,29 @@ async fn page_access_follows_the_role_matrix_t8() {
     let site = s.db.store.site_by_code("GLA").await.unwrap();
     let client = s.db.store.search_clients(&site.id, "GLA-", 1).await.unwrap().remove(0);
     let client_page = format!("/clients/{}", client.id);
+    let journey = format!("/clients/{}/journey", client.id);
+    let export = format!("/clients/{}/export", client.id);
+    let export_json = format!("/clients/{}/export.json", client.id);
+    let today = haven_app::visits::today(&s.db.store, &site.id).await.unwrap();
+    let (from, _) = haven_domain::clock::local_day_bounds(&site.timezone, today - time::Duration::days(30)).unwrap();
+    let visit =
+        s.db.store
+            .visits_between(&site.id, from, haven_domain::clock::now(), None, 1)
+            .await
+            .unwrap()
+            .remove(0);
+    let visit_page = format!("/visits/{}", visit.id);
     let floor: &[&str] = &["worker", "nurse", "prescriber", "pharmacist", "manager"];
-    let routes: [(&str, &[&str]); 13] = [
+    let everyone: &[&str] = &[
+        "worker",
+        "nurse",
+        "prescriber",
+        "pharmacist",
+        "manager",
+        "evaluator",
+        "admin",
+    ];
+    let routes: [(&str, &[&str]); 19] = [
         (
             "/",
             &[
@@ -379,6 +400,16 @@ async fn page_access_follows_the_role_matrix_t8() {
                 "admin",
             ],
         ),
+        (&visit_page, floor),
+        // Supplies: the floor roles that hand out (issue 4); stock is no client data
+        // but the page lists today's hand-outs by client code.
+        ("/supplies", &["worker", "nurse", "manager"]),
+        // Street audits and the chart are aggregates: every role (dcr-practice §9).
+        ("/community", everyone),
+        (&journey, floor),
+        // Subject access export: managers only (UK GDPR Art. 15 requests go through them).
+        (&export, &["manager"]),
+        (&export_json, &["manager"]),
     ];
     for role in [
         "worker",
@@ -911,7 +942,7 @@ async fn openapi_document_is_served_and_lists_the_routes() {
         .await
         .unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
-    for (path, method) in haven_web::api::API_ROUTES {
+    for (path, method) in haven_web::api::api_routes() {
         assert!(doc["paths"][path][method].is_object(), "{method} {path}");
     }
     s.stop().await;
