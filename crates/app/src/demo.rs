@@ -155,6 +155,14 @@ fn free_slot(
     None
 }
 
+/// One naloxone dose as the demo gives it: the default one-tap dose of the
+/// route (0.4 mg IM, 1.8 mg IN; see `NaloxoneDoses`).
+fn demo_dose_mg(route: NaloxoneRoute) -> f64 {
+    haven_domain::emergency::NaloxoneDoses::default()
+        .mg(route)
+        .unwrap_or(0.4)
+}
+
 /// A small deterministic generator (SplitMix64): the demo must be
 /// reproducible and needs no dependency for it.
 #[derive(Debug, Clone)]
@@ -615,6 +623,7 @@ impl<'a> FloorGen<'a> {
             t += secs(rng, 10, 40);
             tl.push((t, EntryData::BagValveMask));
         }
+        let mut total_mg = 0.0;
         for dose in 0..doses {
             // Each dose its own entry; repeat after 2–3 min without response
             // (dcr-practice §7.2 [od-or]). Route IM or IN [U: 70/30].
@@ -628,7 +637,14 @@ impl<'a> FloorGen<'a> {
             } else {
                 NaloxoneRoute::In
             };
-            tl.push((t, EntryData::Naloxone { dose_mg: 0.4, route }));
+            tl.push((
+                t,
+                EntryData::Naloxone {
+                    dose_mg: demo_dose_mg(route),
+                    route,
+                },
+            ));
+            total_mg += demo_dose_mg(route);
         }
         let mut transfer_at = None;
         if ambulance {
@@ -689,7 +705,7 @@ impl<'a> FloorGen<'a> {
             debrief.push_str(" Rescue breaths with bag-valve-mask until breathing recovered.");
         }
         if doses > 0 {
-            debrief.push_str(&format!(" Naloxone 0.4 mg × {doses}."));
+            debrief.push_str(&format!(" Naloxone × {doses}, {total_mg:.1} mg in all."));
         }
         if oxygen {
             debrief.push_str(" Oxygen given.");
@@ -1449,8 +1465,8 @@ mod tests {
                 haven_domain::emergency::validate_entry_data(&data, &mut inv);
                 assert!(inv.0.is_empty(), "{inv}");
                 match data {
-                    EntryData::Naloxone { dose_mg, .. } => {
-                        assert!((dose_mg - 0.4).abs() < 1e-9);
+                    EntryData::Naloxone { dose_mg, route } => {
+                        assert!((dose_mg - demo_dose_mg(route)).abs() < 1e-9);
                         assert!(opioid, "naloxone only for opioids");
                         doses += 1;
                     }

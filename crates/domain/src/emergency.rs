@@ -140,6 +140,55 @@ pub enum NaloxoneRoute {
     Iv,
 }
 
+/// The doses the emergency page's one-tap naloxone buttons record, in
+/// micrograms: the site's own products. Defaults [U, product doses, not in
+/// the reference files]: 400 µg intramuscular (one 0.4 mg/ml dose, as in UK
+/// take-home kits), 1,800 µg intranasal (one spray of the UK nasal product);
+/// a North American site with 4 mg nasal spray sets 4000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NaloxoneDoses {
+    /// Intramuscular one-tap dose, µg.
+    pub intramuscular_mcg: u32,
+    /// Intranasal one-tap dose, µg.
+    pub intranasal_mcg: u32,
+}
+
+impl Default for NaloxoneDoses {
+    fn default() -> Self {
+        Self {
+            intramuscular_mcg: 400,
+            intranasal_mcg: 1_800,
+        }
+    }
+}
+
+impl NaloxoneDoses {
+    /// Each dose above 0 and within [`MAX_NALOXONE_MG`].
+    pub fn validate(&self) -> Result<(), crate::Invalid> {
+        let mut inv = crate::Invalid::default();
+        let max = (MAX_NALOXONE_MG * 1000.0) as u32;
+        for (name, v) in [
+            ("naloxone_doses.intramuscular_mcg", self.intramuscular_mcg),
+            ("naloxone_doses.intranasal_mcg", self.intranasal_mcg),
+        ] {
+            if v == 0 || v > max {
+                inv.push(name, format!("use 1 to {max} µg"));
+            }
+        }
+        inv.into_result()
+    }
+
+    /// The one-tap dose for a route, in mg (IV has none: it is titrated).
+    pub fn mg(&self, route: NaloxoneRoute) -> Option<f64> {
+        match route {
+            NaloxoneRoute::Im => Some(f64::from(self.intramuscular_mcg) / 1000.0),
+            NaloxoneRoute::In => Some(f64::from(self.intranasal_mcg) / 1000.0),
+            NaloxoneRoute::Iv => None,
+        }
+    }
+}
+
 /// All naloxone route codes.
 pub const NALOXONE_ROUTES: [&str; 3] = ["IM", "IN", "IV"];
 
@@ -1539,5 +1588,19 @@ mod tests {
                 prop_assert_eq!(e.amended, latest.is_some());
             }
         }
+    }
+
+    #[test]
+    fn one_tap_naloxone_doses_are_a_site_setting_with_product_defaults() {
+        let d = NaloxoneDoses::default();
+        assert_eq!(d.mg(NaloxoneRoute::Im), Some(0.4));
+        assert_eq!(d.mg(NaloxoneRoute::In), Some(1.8));
+        assert_eq!(d.mg(NaloxoneRoute::Iv), None);
+        assert!(d.validate().is_ok());
+        let bad = NaloxoneDoses {
+            intramuscular_mcg: 0,
+            intranasal_mcg: 20_000,
+        };
+        assert_eq!(bad.validate().unwrap_err().0.len(), 2);
     }
 }

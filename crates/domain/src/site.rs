@@ -66,6 +66,8 @@ pub struct SiteSettings {
     pub community: crate::community::CommunitySettings,
     /// Substances whose finding in a drug check is a concern (raise an alert).
     pub concerns: Vec<crate::drugcheck::ConcernRule>,
+    /// The doses of the emergency page's one-tap naloxone buttons.
+    pub naloxone_doses: crate::emergency::NaloxoneDoses,
 }
 
 impl Default for SiteSettings {
@@ -107,6 +109,7 @@ impl Default for SiteSettings {
             supplies: crate::supply::StockSettings::default(),
             community: crate::community::CommunitySettings::default(),
             concerns: crate::drugcheck::default_concerns(),
+            naloxone_doses: crate::emergency::NaloxoneDoses::default(),
         }
     }
 }
@@ -170,6 +173,9 @@ impl SiteSettings {
             inv.0.extend(e.0);
         }
         if let Err(e) = crate::drugcheck::validate_concerns(&self.concerns) {
+            inv.0.extend(e.0);
+        }
+        if let Err(e) = self.naloxone_doses.validate() {
             inv.0.extend(e.0);
         }
         inv.into_result()

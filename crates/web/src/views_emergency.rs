@@ -610,20 +610,25 @@ fn quick(id: &str, label: &str, class: &'static str, fields: &[(&'static str, &s
     }
 }
 
-fn quick_actions() -> Vec<Quick> {
+/// The one-tap buttons; naloxone doses are the site's (`naloxone_doses`).
+fn quick_actions(doses: &haven_domain::emergency::NaloxoneDoses) -> Vec<Quick> {
+    use haven_domain::emergency::NaloxoneRoute;
+    let naloxone = |id: &str, route: NaloxoneRoute| {
+        let mg = doses.mg(route).unwrap_or_default();
+        quick(
+            id,
+            &format!("Naloxone {mg} mg {} now", route.as_str()),
+            "em-naloxone",
+            &[
+                ("kind", "naloxone"),
+                ("dose_mg", &mg.to_string()),
+                ("route", route.as_str()),
+            ],
+        )
+    };
     vec![
-        quick(
-            "naloxone-im",
-            "Naloxone 0.4 mg IM now",
-            "em-naloxone",
-            &[("kind", "naloxone"), ("dose_mg", "0.4"), ("route", "IM")],
-        ),
-        quick(
-            "naloxone-in",
-            "Naloxone 0.4 mg IN now",
-            "em-naloxone",
-            &[("kind", "naloxone"), ("dose_mg", "0.4"), ("route", "IN")],
-        ),
+        naloxone("naloxone-im", NaloxoneRoute::Im),
+        naloxone("naloxone-in", NaloxoneRoute::In),
         quick("stimulation", "Stimulation", "", &[("kind", "stimulation")]),
         quick(
             "recovery_position",
@@ -737,7 +742,7 @@ async fn emergency_render(state: &AppState, staff: &Staff, id: &str, status: Sta
             timeline: lines(&esite, &v),
             open: v.row.closed_at.is_none(),
             can_record: staff.ctx.can(Action::RecordEmergency, &v.row.site_id),
-            quick: quick_actions(),
+            quick: quick_actions(&haven_app::clients::settings_of(&esite).naloxone_doses),
             signs: SIGNS.iter().map(|s| (*s, sign_label(s))).collect(),
             earlier: earlier_options(),
             routes: NALOXONE_ROUTES.to_vec(),

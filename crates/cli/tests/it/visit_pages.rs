@@ -253,3 +253,36 @@ async fn concern_rules_are_a_site_setting() {
     assert!(html.contains("id=\"concerns\"") && html.contains("xylazine"), "{html}");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tap_naloxone_buttons_record_the_sites_own_product_doses() {
+    let s = TestServer::start().await;
+    let site = s.db.store.site_by_code("GLA").await.unwrap();
+    let token = s.token("demo-nurse").await;
+    let em: serde_json::Value = reqwest::Client::new()
+        .post(s.url("/api/v1/emergencies"))
+        .bearer_auth(&token)
+        .json(&json!({"site_id": site.id, "person_description": "woman at the door"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page = format!("/emergencies/{}", em["id"].as_str().unwrap());
+    let (c, _) = s.login("demo-nurse").await;
+    // Defaults: 0.4 mg IM and one 1.8 mg nasal spray.
+    let html = c.get(s.url(&page)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Naloxone 0.4 mg IM now") && html.contains("Naloxone 1.8 mg IN now"), "{html}");
+    // A site with 4 mg nasal spray says so.
+    let mut settings = haven_domain::site::SiteSettings::from_json(&site.settings).unwrap();
+    settings.naloxone_doses.intranasal_mcg = 4_000;
+    settings.validate().unwrap();
+    s.db.store
+        .update_site_settings(&haven_app::system_ctx("test"), &site.id, &settings.to_json())
+        .await
+        .unwrap();
+    let html = c.get(s.url(&page)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Naloxone 4 mg IN now") && html.contains("value=\"4\""), "{html}");
+    s.stop().await;
+}
