@@ -2,7 +2,7 @@
 //!
 //! Audit walks (Wood 2004 design) and council needle reports are two series,
 //! shown side by side and never added together (dcr-practice §9
-//! [thistle-needles]). Neither holds client data: lists are aggregates and
+//! \[thistle-needles\]). Neither holds client data: lists are aggregates and
 //! their reads are not audited; writes are.
 
 use haven_domain::{
@@ -254,7 +254,7 @@ impl Mix {
 /// Demo history for a site: a year of weekly audit walks over its zones and
 /// a year of daily council needle-report counts, declining after the site
 /// opened half-way through the year (the shape, not the numbers, of
-/// dcr-practice §9 [wood2004], [thistle-needles]). `recorded_by` is a user id.
+/// dcr-practice §9 \[wood2004\], \[thistle-needles\]). `recorded_by` is a user id.
 pub async fn demo_history(store: &Store, site_id: &str, recorded_by: &str, seed: u64) -> AppResult<()> {
     let ctx = system_ctx("demo");
     let zones = zones(store, site_id).await?;

@@ -1,5 +1,5 @@
 //! The demo site: synthetic data shaped like the published first year of
-//! Glasgow's Thistle (dcr-practice §8.1 [thistle-y1], [thistle-sl]): 8 booths,
+//! Glasgow's Thistle (dcr-practice §8.1 \[thistle-y1\], \[thistle-sl\]): 8 booths,
 //! open 09:00–21:00 every day, ~575 clients (448 men, 127 women), ~11,300
 //! accesses of which ~7,800 injecting, substances cocaine, heroin or both.
 //! Every injecting visit has a booth episode with observation checks, about
@@ -41,21 +41,21 @@ pub struct DemoShape {
     /// Share of visits refused.
     pub refusal_share: f64,
     /// Medical emergencies per injection: Thistle year 1, 93 per 7,827
-    /// injections = 11.9 per 1,000 (dcr-practice §8.1 [thistle-y1]).
+    /// injections = 11.9 per 1,000 (dcr-practice §8.1 \[thistle-y1\]).
     pub emergencies_per_injection: f64,
     /// Share of emergencies given naloxone: national Canadian SCS totals,
-    /// about 26% of overdoses required naloxone (dcr-practice §8.2 [hc-dash]).
+    /// about 26% of overdoses required naloxone (dcr-practice §8.2 \[hc-dash\]).
     pub naloxone_share: f64,
     /// Share of emergencies with bag-valve-mask ventilation, the severity
-    /// marker of dcr-practice §7.1–7.2 [sc-nurse] [U: share is a default].
+    /// marker of dcr-practice §7.1–7.2 \[sc-nurse\] \[U: share is a default\].
     pub bvm_share: f64,
     /// Share of emergencies with an ambulance called: Thistle, first 9
-    /// months, 12 of 60 (dcr-practice §7.2 [thistle-9m]).
+    /// months, 12 of 60 (dcr-practice §7.2 \[thistle-9m\]).
     pub ambulance_share: f64,
     /// Share of emergencies transferred to hospital: 8 of 60 (dcr-practice
-    /// §7.2 [thistle-9m]).
+    /// §7.2 \[thistle-9m\]).
     pub transfer_share: f64,
-    /// Share of episodes followed by an after-care stay [U].
+    /// Share of episodes followed by an after-care stay \[U\].
     pub aftercare_share: f64,
 }
 
@@ -454,7 +454,7 @@ impl<'a> FloorGen<'a> {
     }
 
     /// `n` checks spread evenly through (from, to): mostly responsive, some
-    /// drowsy (more often after opioids) [U: shares].
+    /// drowsy (more often after opioids) \[U: shares\].
     #[allow(clippy::too_many_arguments)]
     fn checks(
         &self,

@@ -1,6 +1,6 @@
 //! Demo contact with care: services at visits (with BBV tests and their
 //! results), referrals with dated steps, and drug-checking samples with
-//! results, laid over a demo site's visit history. All shares here are [U]
+//! results, laid over a demo site's visit history. All shares here are \[U\]
 //! illustrative defaults, not published rates; dcr-practice §5.4 lists the
 //! services and categories.
 
@@ -12,7 +12,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::{AppError, AppResult, demo::Rng};
 
-/// Services and their share among services given [U].
+/// Services and their share among services given \[U\].
 const SERVICES: [(&str, u64); 13] = [
     ("vein_care_advice", 25),
     ("wound_care", 20),
@@ -29,7 +29,7 @@ const SERVICES: [(&str, u64); 13] = [
     ("bbv_test_taken", 2),
 ];
 
-/// Referral categories and their shares [U].
+/// Referral categories and their shares \[U\].
 const CATEGORIES: [(&str, u64); 10] = [
     ("drug_treatment_ost", 30),
     ("housing", 20),

@@ -16,14 +16,14 @@ use crate::{Invalid, visit::FUTURE_TOLERANCE};
 pub const NOTE_MAX_CHARS: usize = 1000;
 
 /// Default services given on site. Sources, dcr-practice §5.4 unless stated:
-/// wound care, shower, laundry, clothing (Thistle [thistle-data]); vein care
-/// advice (MSIC, 49% of occasions of service [msic-6m]); BBV tests offered /
-/// taken (ONHRDB "tests provided" [onhrdb-mds]; Thistle on-site BBV clinic);
-/// naloxone training and kits (§5.5 [onhrdb-faq]; §6.6 [emcdda-mg]); sexual
+/// wound care, shower, laundry, clothing (Thistle \[thistle-data\]); vein care
+/// advice (MSIC, 49% of occasions of service \[msic-6m\]); BBV tests offered /
+/// taken (ONHRDB "tests provided" \[onhrdb-mds\]; Thistle on-site BBV clinic);
+/// naloxone training and kits (§5.5 \[onhrdb-faq\]; §6.6 \[emcdda-mg\]); sexual
 /// health (Thistle on-site clinic); mental health check (ONHRDB "brief
 /// counselling"); housing / benefits advice and food (ONHRDB "practical
-/// support"; food itself is not named in the sources [U]); peer support
-/// (Thistle planned evaluation, §6.2 [thistle-pq]).
+/// support"; food itself is not named in the sources \[U\]); peer support
+/// (Thistle planned evaluation, §6.2 \[thistle-pq\]).
 pub const DEFAULT_SERVICES: [&str; 14] = [
     "wound_care",
     "vein_care_advice",
@@ -45,13 +45,13 @@ pub const DEFAULT_SERVICES: [&str; 14] = [
 pub const BBV_SERVICES: [&str; 2] = ["bbv_test_offered", "bbv_test_taken"];
 
 /// Default referral categories. Sources, dcr-practice §5.4: drug treatment /
-/// OST (MSIC 42% [msic-6m]; Thistle addiction care 13.3% [thistle-9m]);
+/// OST (MSIC 42% \[msic-6m\]; Thistle addiction care 13.3% \[thistle-9m\]);
 /// housing (Thistle 46%); BBV treatment (Thistle BBV team ~10%); sexual and
 /// reproductive health (Thistle ~4%); primary care (MSIC 33%); social work
 /// (MSIC social welfare 25%); heroin-assisted treatment (EMCDDA OAT, §6.6
-/// [emcdda-mg]); mental health, hospital and legal fall under Health Canada's
-/// "health or social services … onsite or offsite" [hc-understand] but are not
-/// named as categories in the sources [U].
+/// \[emcdda-mg\]); mental health, hospital and legal fall under Health Canada's
+/// "health or social services … onsite or offsite" \[hc-understand\] but are not
+/// named as categories in the sources \[U\].
 pub const DEFAULT_REFERRAL_CATEGORIES: [&str; 10] = [
     "drug_treatment_ost",
     "heroin_assisted_treatment",
@@ -66,7 +66,7 @@ pub const DEFAULT_REFERRAL_CATEGORIES: [&str; 10] = [
 ];
 
 /// Days without news after which an open referral goes on the follow-up list.
-/// [U] unverified: the sources give no interval; a per-site setting.
+/// \[U\] unverified: the sources give no interval; a per-site setting.
 pub const DEFAULT_FOLLOW_UP_DAYS: u32 = 14;
 
 /// `a, b or c`, for messages.

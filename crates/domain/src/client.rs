@@ -17,7 +17,7 @@ use crate::{
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientDraft {
-    /// Year of birth, 1901 to this year (dcr-practice §5.1 [onhrdb-mds]).
+    /// Year of birth, 1901 to this year (dcr-practice §5.1 \[onhrdb-mds\]).
     pub year_of_birth: Option<i32>,
     /// Gender code from the site's list.
     pub gender: String,
@@ -109,7 +109,7 @@ pub const HOME_AREA_SPECIAL: [&str; 2] = ["no_fixed_abode", "unknown"];
 
 /// Normalises a home area: `no_fixed_abode`, `unknown`, or a district in the
 /// site's format (UK postcode district such as `G2` or `EH11`; Canadian FSA
-/// such as `V6A`, dcr-practice §2.1 [onhrdb-mds]; or free text).
+/// such as `V6A`, dcr-practice §2.1 \[onhrdb-mds\]; or free text).
 pub fn parse_home_area(raw: &str, format: &str) -> Result<String, String> {
     let lower = raw.trim().to_lowercase().replace([' ', '-'], "_");
     if HOME_AREA_SPECIAL.contains(&lower.as_str()) {

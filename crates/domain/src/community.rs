@@ -3,15 +3,15 @@
 //! Audits follow the Wood 2004 design: walks of a route/zone counting
 //! discarded syringes, other injection litter and people injecting, with
 //! weather and police presence recorded as covariates (dcr-practice §9
-//! [wood2004]). Council needle reports are a separate series, never added to
-//! audit counts (§9 [thistle-needles]).
+//! \[wood2004\]). Council needle reports are a separate series, never added to
+//! audit counts (§9 \[thistle-needles\]).
 
 use serde::{Deserialize, Serialize};
 use time::{Date, Time};
 
 use crate::Invalid;
 
-/// Weather codes: rainfall is an adjustment covariate (dcr-practice §9 [wood2004]).
+/// Weather codes: rainfall is an adjustment covariate (dcr-practice §9 \[wood2004\]).
 pub const WEATHER: [&str; 4] = ["dry", "rain", "snow", "other"];
 /// Longest observer name, in characters.
 pub const MAX_OBSERVER_CHARS: usize = 100;
@@ -78,7 +78,7 @@ pub struct AuditDraft {
     /// One of [`WEATHER`].
     #[serde(default)]
     pub weather: String,
-    /// Police seen during the walk (covariate, dcr-practice §9 [wood2004]).
+    /// Police seen during the walk (covariate, dcr-practice §9 \[wood2004\]).
     #[serde(default)]
     pub police_present: bool,
     /// Publicly discarded syringes counted.
@@ -180,7 +180,7 @@ pub fn prepare_audit(draft: &AuditDraft, zones: &[String], today: Date) -> Resul
     }
 }
 
-/// One council discarded-needle report count (dcr-practice §9 [thistle-needles]).
+/// One council discarded-needle report count (dcr-practice §9 \[thistle-needles\]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NeedleReport {
     /// Day the reports were made.

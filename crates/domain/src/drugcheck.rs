@@ -1,9 +1,9 @@
 //! Drug checking: samples, results, concern rules and site-wide alerts.
 //!
 //! FTIR names about 4–6 components with a limit of detection of about 5–10 %;
-//! immunoassay strips give presence/absence only (dcr-practice §5.6 [dc-bc],
-//! [dc-how], [dc-limits]). Linking a sample to a visit and to alerts is what no
-//! existing system does (§5.6 [S51], [S52], [S71]), so the link needs consent.
+//! immunoassay strips give presence/absence only (dcr-practice §5.6 \[dc-bc\],
+//! \[dc-how\], \[dc-limits\]). Linking a sample to a visit and to alerts is what no
+//! existing system does (§5.6 \[S51\], \[S52\], \[S71\]), so the link needs consent.
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -13,11 +13,11 @@ use crate::Invalid;
 /// Sample forms (dcr-practice §5.6 design recommendation, field `form`).
 pub const FORMS: [&str; 6] = ["powder", "rock", "pill", "liquid", "paper", "other"];
 /// Most components an FTIR result may list: the source says about 4–6
-/// (dcr-practice §5.6 [dc-bc]); 10 leaves headroom [U].
+/// (dcr-practice §5.6 \[dc-bc\]); 10 leaves headroom \[U\].
 pub const MAX_FTIR_COMPONENTS: usize = 10;
 /// Most components a laboratory result may list (guards against runaway input).
 pub const MAX_LAB_COMPONENTS: usize = 50;
-/// Longest an alert may run before it must be renewed [U].
+/// Longest an alert may run before it must be renewed \[U\].
 pub const ALERT_MAX_LIFETIME: Duration = Duration::days(30);
 /// Shortest and longest alert text, in characters.
 pub const ALERT_TEXT_CHARS: (usize, usize) = (3, 500);
@@ -127,7 +127,7 @@ pub struct Component {
     /// Substance name as the library or laboratory gives it.
     pub substance: String,
     /// Approximate share, 0 < p ≤ 100; FTIR gives it only when several
-    /// components are found (dcr-practice §5.6 [dc-limits]).
+    /// components are found (dcr-practice §5.6 \[dc-limits\]).
     #[serde(default)]
     pub percent: Option<f64>,
 }
@@ -222,9 +222,9 @@ pub enum Finding {
         /// In the order given.
         components: Vec<Component>,
     },
-    /// FTIR "no library match" (dcr-practice §5.6 [dc-limits]), or a
+    /// FTIR "no library match" (dcr-practice §5.6 \[dc-limits\]), or a
     /// laboratory naming nothing. Below the 5–10 % limit of detection a
-    /// substance can still be present (§5.6 [dc-bc]).
+    /// substance can still be present (§5.6 \[dc-bc\]).
     NoMatch,
 }
 
@@ -367,7 +367,7 @@ pub fn validate_concerns(rules: &[ConcernRule]) -> Result<(), Invalid> {
     inv.into_result()
 }
 
-/// Default concern rules, a configurable starting point [U]: nitazenes and
+/// Default concern rules, a configurable starting point \[U\]: nitazenes and
 /// xylazine always; fentanyl unless an opioid was expected ("fentanyl in a
 /// stimulant").
 pub fn default_concerns() -> Vec<ConcernRule> {

@@ -99,7 +99,7 @@ pub struct KindTimers {
 
 /// Per-site timers for each space kind. Defaults: check every 5 minutes,
 /// 30 minute limit (dcr-practice §1.1 step 5: 15–30 min in the booth; BC OPS
-/// uses 15 [ops-rules]).
+/// uses 15 \[ops-rules\]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Timers {

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use crate::Invalid;
 use crate::visit::{BACKDATE_LIMIT, FUTURE_TOLERANCE};
 
-/// Largest quantity on one line (after merging repeats) [U]: catches a typo
+/// Largest quantity on one line (after merging repeats) \[U\]: catches a typo
 /// such as an extra zero; a bigger delivery is entered as several transactions.
 pub const MAX_LINE_QUANTITY: i64 = 10_000;
 
@@ -34,7 +34,7 @@ pub struct Item {
 
 /// The default item list. Categories follow dcr-practice §5.5 (injection and
 /// inhalation supplies, sharps return, naloxone kits injectable / nasal); the
-/// particular gauges and sizes are [U], a configurable default: 25G (orange),
+/// particular gauges and sizes are \[U\], a configurable default: 25G (orange),
 /// 27G, and 29G/30G fixed on 1 ml insulin-type syringes are the sizes UK and
 /// Canadian programmes commonly stock.
 pub fn default_items() -> Vec<Item> {

@@ -14,7 +14,7 @@ pub const FUTURE_TOLERANCE: Duration = Duration::seconds(60);
 /// How far back a check-in may be entered after the fact.
 pub const BACKDATE_LIMIT: Duration = Duration::days(7);
 
-/// "Where would you otherwise have used?" (dcr-practice §3 [onpoint-jama], §5.2).
+/// "Where would you otherwise have used?" (dcr-practice §3 \[onpoint-jama\], §5.2).
 pub const OTHERWISE_PLACES: [&str; 4] = ["private", "public", "semi_public", "declined"];
 
 /// Raw check-in input.

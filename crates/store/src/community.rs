@@ -1,7 +1,7 @@
 //! Community impact: street audits and council needle-report imports (dcr-practice §9).
 //!
 //! Audit walks and council reports are separate series: they are stored in
-//! separate tables and never added together (dcr-practice §9 [thistle-needles]).
+//! separate tables and never added together (dcr-practice §9 \[thistle-needles\]).
 
 use std::collections::{BTreeMap, HashSet};
 

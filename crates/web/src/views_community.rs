@@ -2,7 +2,7 @@
 //!
 //! One page: the audit-walk form, the list of walks with zone and date
 //! filters, a monthly chart of the two series (audit needles and council
-//! reports, side by side, never summed: dcr-practice §9 [thistle-needles])
+//! reports, side by side, never summed: dcr-practice §9 \[thistle-needles\])
 //! with a table alternative, and the CSV import for managers.
 
 use askama::Template;

@@ -2,15 +2,7 @@
 //! input and name the field on error, and a drug check that finds a
 //! substance of concern leads to an alert shown on other pages.
 
-use crate::common::server::TestServer;
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
-}
+use crate::common::server::{TestServer, location};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_referral_pages_make_a_referral_and_refuse_a_step_dated_before_it() {

@@ -4,15 +4,7 @@
 
 use serde_json::json;
 
-use crate::common::server::TestServer;
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
-}
+use crate::common::server::{TestServer, location};
 
 /// A new client checked in at GLA through the API; returns (visit id, client code).
 async fn checked_in(s: &TestServer) -> (String, String) {
@@ -273,7 +265,10 @@ async fn one_tap_naloxone_buttons_record_the_sites_own_product_doses() {
     let (c, _) = s.login("demo-nurse").await;
     // Defaults: 0.4 mg IM and one 1.8 mg nasal spray.
     let html = c.get(s.url(&page)).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("Naloxone 0.4 mg IM now") && html.contains("Naloxone 1.8 mg IN now"), "{html}");
+    assert!(
+        html.contains("Naloxone 0.4 mg IM now") && html.contains("Naloxone 1.8 mg IN now"),
+        "{html}"
+    );
     // A site with 4 mg nasal spray says so.
     let mut settings = haven_domain::site::SiteSettings::from_json(&site.settings).unwrap();
     settings.naloxone_doses.intranasal_mcg = 4_000;
@@ -283,6 +278,9 @@ async fn one_tap_naloxone_buttons_record_the_sites_own_product_doses() {
         .await
         .unwrap();
     let html = c.get(s.url(&page)).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("Naloxone 4 mg IN now") && html.contains("value=\"4\""), "{html}");
+    assert!(
+        html.contains("Naloxone 4 mg IN now") && html.contains("value=\"4\""),
+        "{html}"
+    );
     s.stop().await;
 }

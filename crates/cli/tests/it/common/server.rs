@@ -123,3 +123,12 @@ pub fn csrf_from(html: &str) -> Option<String> {
     let rest = &html[i..];
     Some(rest[..rest.find('"')?].to_string())
 }
+
+/// The `Location` header of a redirect ("" when there is none).
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
