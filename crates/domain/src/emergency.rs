@@ -141,8 +141,8 @@ pub enum NaloxoneRoute {
 }
 
 /// The doses the emergency page's one-tap naloxone buttons record, in
-/// micrograms: the site's own products. Defaults [U, product doses, not in
-/// the reference files]: 400 µg intramuscular (one 0.4 mg/ml dose, as in UK
+/// micrograms: the site's own products. Defaults \[U, product doses, not in
+/// the reference files\]: 400 µg intramuscular (one 0.4 mg/ml dose, as in UK
 /// take-home kits), 1,800 µg intranasal (one spray of the UK nasal product);
 /// a North American site with 4 mg nasal spray sets 4000.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

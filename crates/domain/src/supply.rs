@@ -367,6 +367,48 @@ pub struct StockSettings {
     /// Warning threshold per item: warn when the level is at or below it.
     /// Items without a threshold never warn.
     pub low_stock: BTreeMap<String, i64>,
+    /// Standard packs: one tap on the hand-out form fills in their counts.
+    /// Unset: [`default_packs`], limited to the site's items (see [`StockSettings::packs`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packs: Option<Vec<Pack>>,
+}
+
+/// A standard pack handed out together (an injecting kit, a smoking kit):
+/// a shortcut that fills in the hand-out form, which staff can still change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pack {
+    /// Stable code.
+    pub code: String,
+    /// Button text.
+    pub label: String,
+    /// Units of each item in one pack.
+    pub items: BTreeMap<String, i64>,
+}
+
+/// The default packs \[U\]: five of each injecting item with 27G needles and
+/// 1 ml syringes, and a smoking kit; every site sets its own.
+pub fn default_packs() -> Vec<Pack> {
+    let pack = |code: &str, label: &str, items: &[(&str, i64)]| Pack {
+        code: code.into(),
+        label: label.into(),
+        items: items.iter().map(|(i, q)| ((*i).to_string(), *q)).collect(),
+    };
+    vec![
+        pack(
+            "injecting",
+            "Injecting kit",
+            &[
+                ("needle_27g", 5),
+                ("syringe_1ml", 5),
+                ("swab", 5),
+                ("sterile_water", 5),
+                ("citric_acid", 5),
+                ("filter", 5),
+            ],
+        ),
+        pack("smoking", "Smoking kit", &[("foil", 5), ("pipe", 1)]),
+    ]
 }
 
 impl Default for StockSettings {
@@ -386,11 +428,30 @@ impl Default for StockSettings {
                 (code.clone(), t)
             })
             .collect();
-        Self { items, low_stock }
+        Self {
+            items,
+            low_stock,
+            packs: None,
+        }
     }
 }
 
 impl StockSettings {
+    /// The packs offered: the site's own, or the defaults without the items
+    /// the site does not stock (a default pack left empty is dropped).
+    pub fn packs(&self) -> Vec<Pack> {
+        match &self.packs {
+            Some(p) => p.clone(),
+            None => default_packs()
+                .into_iter()
+                .filter_map(|mut p| {
+                    p.items.retain(|item, _| self.items.contains(item));
+                    (!p.items.is_empty()).then_some(p)
+                })
+                .collect(),
+        }
+    }
+
     /// Checks the lists: at least one item, plain codes (lower-case letters,
     /// digits, `_`), no repeats; thresholds only for listed items, 0 to
     /// 1,000,000.
@@ -409,6 +470,33 @@ impl StockSettings {
                 inv.push("items", format!("`{code}`: use 1–40 lower-case letters, digits or _"));
             } else if self.items[..i].contains(code) {
                 inv.push("items", format!("`{code}` is listed twice"));
+            }
+        }
+        let packs = self.packs.as_deref().unwrap_or_default();
+        for (i, p) in packs.iter().enumerate() {
+            let name = format!("packs[{i}]");
+            let plain = !p.code.is_empty()
+                && p.code.len() <= 40
+                && p.code
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !plain {
+                inv.push(&name, format!("`{}`: use 1–40 lower-case letters, digits or _", p.code));
+            } else if packs[..i].iter().any(|x| x.code == p.code) {
+                inv.push(&name, format!("`{}` is listed twice", p.code));
+            }
+            if p.label.trim().is_empty() || p.label.chars().count() > 40 {
+                inv.push(&name, "give a label of 1–40 characters");
+            }
+            if p.items.is_empty() {
+                inv.push(&name, "list at least one item");
+            }
+            for (item, q) in &p.items {
+                if !self.items.contains(item) {
+                    inv.push(&name, format!("`{item}` is not in the item list"));
+                } else if !(1..=MAX_LINE_QUANTITY).contains(q) {
+                    inv.push(&name, format!("`{item}`: use 1 to {MAX_LINE_QUANTITY}"));
+                }
             }
         }
         for (code, t) in &self.low_stock {
@@ -665,6 +753,7 @@ mod tests {
         let s = StockSettings {
             items: vec!["foil".into(), "pipe".into(), "swab".into(), "filter".into()],
             low_stock: stock(&[("foil", 10), ("pipe", 10), ("swab", 10)]),
+            packs: None,
         };
         assert!(s.validate().is_ok());
         let got = low_stock(&stock(&[("foil", 10), ("pipe", 11), ("filter", 0)]), &s);
@@ -677,12 +766,14 @@ mod tests {
         let s = StockSettings {
             items: vec!["foil".into(), "foil".into(), "Bad Code".into()],
             low_stock: stock(&[("pipe", 1), ("foil", -1)]),
+            packs: None,
         };
         let e = s.validate().unwrap_err();
         assert_eq!(fields(&e), ["items", "items", "low_stock", "low_stock"]);
         let e = StockSettings {
             items: vec![],
             low_stock: BTreeMap::new(),
+            packs: None,
         }
         .validate()
         .unwrap_err();
@@ -715,5 +806,35 @@ mod tests {
                 prop_assert!(t.lines.iter().all(|l| (1..=MAX_LINE_QUANTITY).contains(&l.quantity)));
             }
         }
+    }
+
+    #[test]
+    fn packs_are_checked_against_the_item_list() {
+        let mut s = StockSettings::default();
+        assert!(s.validate().is_ok());
+        assert_eq!(s.packs(), default_packs(), "default packs use default items");
+        let mut packs = default_packs();
+        packs.push(Pack {
+            code: "injecting".into(),
+            label: " ".into(),
+            items: [("spoon".to_string(), 1), ("swab".to_string(), 0)]
+                .into_iter()
+                .collect(),
+        });
+        s.packs = Some(packs);
+        let e = s.validate().unwrap_err();
+        let msgs: Vec<&str> = e.0.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(e.0.len(), 4, "{msgs:?}");
+        assert!(e.0.iter().all(|f| f.field == "packs[2]"));
+        // A site's own items without packs: the defaults, cut to what it stocks.
+        let own: StockSettings = serde_json::from_str(r#"{"items": ["swab", "foil"], "low_stock": {}}"#).unwrap();
+        assert!(own.validate().is_ok());
+        let cut = own.packs();
+        assert_eq!(cut.len(), 2);
+        assert_eq!(cut[0].items.keys().collect::<Vec<_>>(), ["swab"]);
+        assert_eq!(cut[1].items.keys().collect::<Vec<_>>(), ["foil"]);
+        // No packs at all: an empty list.
+        let none: StockSettings = serde_json::from_str(r#"{"packs": []}"#).unwrap();
+        assert!(none.packs().is_empty());
     }
 }

@@ -190,6 +190,42 @@ struct SuppliesPage {
     discrepancies: Vec<DiscrepancyItem>,
     visit_supplies: Vec<TxItem>,
     visit_code: String,
+    packs: Vec<PackButton>,
+}
+
+/// A standard-pack button on the hand-out form (site setting `supplies.packs`).
+#[derive(Debug, Clone)]
+pub struct PackButton {
+    code: String,
+    label: String,
+    /// `item:qty item:qty`, read by haven.js to fill the number boxes.
+    fill: String,
+    /// In words, for the tooltip.
+    contents: String,
+}
+
+fn pack_buttons(site: &SiteRow) -> Vec<PackButton> {
+    haven_app::clients::settings_of(site)
+        .supplies
+        .packs()
+        .into_iter()
+        .map(|p| PackButton {
+            fill: p
+                .items
+                .iter()
+                .map(|(i, q)| format!("{i}:{q}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            contents: p
+                .items
+                .iter()
+                .map(|(i, q)| format!("{q} × {}", haven_domain::supply::item_label(i)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            code: p.code,
+            label: p.label,
+        })
+        .collect()
 }
 
 /// `?date=`, `?visit=`, `?saved=`.
@@ -416,6 +452,7 @@ async fn supplies_render(
                 .collect(),
             visit_supplies,
             visit_code,
+            packs: pack_buttons(&site),
         },
     ))
 }

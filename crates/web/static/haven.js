@@ -194,4 +194,19 @@
       reader.readAsText(file);
     });
   });
+  // supplies: <button data-pack="item:qty item:qty" data-pack-form="handout">
+  //    adds one standard pack to the form's number boxes (#<form>-q_<item>).
+  document.querySelectorAll('button[data-pack]').forEach(function (button) {
+    button.addEventListener('click', function () {
+      const form = button.getAttribute('data-pack-form') || '';
+      (button.getAttribute('data-pack') || '').split(' ').forEach(function (pair) {
+        const [item, qty] = pair.split(':');
+        const box = document.getElementById(form + '-q_' + item);
+        const n = parseInt(qty || '', 10);
+        if (!box || Number.isNaN(n)) return;
+        const now = parseInt(box.value || '0', 10);
+        box.value = String((Number.isNaN(now) ? 0 : now) + n);
+      });
+    });
+  });
 })();

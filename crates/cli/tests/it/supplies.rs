@@ -650,3 +650,78 @@ async fn demo_site_has_stock_and_recent_hand_outs() {
     assert_chain(&s.db.store).await;
     s.stop().await;
 }
+
+/// A standard pack fills in the hand-out form in the browser: two taps give
+/// two packs, a box changed by hand keeps its value, and what is saved is
+/// what the form showed (site setting `supplies.packs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_a_standard_pack_fills_the_hand_out_form() {
+    let s = TestServer::start().await;
+    let d = match crate::common::webdriver::Driver::start().await {
+        Ok(d) => d,
+        Err(e) => {
+            s.stop().await;
+            panic!("{e:#}");
+        }
+    };
+    let result = pack_hand_out(&d, &s).await;
+    let artefacts = if result.is_err() {
+        d.save_artifacts("browser_pack").await
+    } else {
+        String::new()
+    };
+    d.quit().await;
+    if let Err(e) = result {
+        s.stop().await;
+        panic!("browser pack failed: {e:#}\n{artefacts}");
+    }
+    // Saved: 2 packs of the default injecting kit, swabs changed to 3.
+    let site = s.db.store.site_by_code("GLA").await.unwrap();
+    let now = haven_domain::clock::now();
+    let txs =
+        s.db.store
+            .supply_txs_between(&site.id, now - Duration::minutes(5), now + Duration::minutes(1), 10)
+            .await
+            .unwrap();
+    let tx = txs.iter().find(|t| t.row.anonymous).expect("the anonymous hand-out");
+    let lines: BTreeMap<&str, i32> = tx.lines.iter().map(|l| (l.item.as_str(), l.quantity)).collect();
+    assert_eq!(
+        lines,
+        BTreeMap::from([
+            ("citric_acid", 10),
+            ("filter", 10),
+            ("needle_27g", 10),
+            ("sterile_water", 10),
+            ("swab", 3),
+            ("syringe_1ml", 10),
+        ])
+    );
+    s.stop().await;
+}
+
+async fn pack_hand_out(d: &crate::common::webdriver::Driver, s: &TestServer) -> anyhow::Result<()> {
+    use anyhow::{Context, ensure};
+    let page = std::time::Duration::from_secs(10);
+    d.goto(&s.url("/login")).await?;
+    d.fill("#username", "demo-worker").await?;
+    d.fill("#password", crate::common::server::PASSWORD).await?;
+    d.click_on("button[type=submit]").await?;
+    d.wait_for("#fig-visits", page).await.context("home page")?;
+    d.goto(&s.url("/supplies")).await?;
+    d.wait_for("#pack-injecting", page).await.context("the pack button")?;
+    d.click_on("#pack-injecting").await?;
+    d.click_on("#pack-injecting").await?;
+    let value = |id: &'static str| async move {
+        let el = d.find(&format!("#handout-q_{id}")).await?;
+        anyhow::Ok(d.property(&el, "value").await?.as_str().unwrap_or_default().to_string())
+    };
+    ensure!(value("needle_27g").await? == "10", "two packs: 10 needles");
+    ensure!(value("foil").await?.is_empty(), "the smoking kit was not added");
+    d.fill("#handout-q_swab", "3").await?;
+    d.click_on("#handout-anonymous").await?;
+    d.click_on("#handout-form button[type=submit]").await?;
+    d.wait_url(page, |u| u.contains("/supplies?saved="))
+        .await
+        .context("saved")?;
+    Ok(())
+}
