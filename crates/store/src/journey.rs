@@ -231,15 +231,17 @@ impl Store {
     }
 
     /// Who accessed a client's record (its profile, identity, journey, export,
-    /// merges, and the pages of its visits), newest first: the access log of
-    /// the journey and the export.
+    /// merges, and reads of its visits' pages), newest first: the access log
+    /// of the journey and the export. Check-ins and other writes are records
+    /// of their own, in the timeline.
     pub async fn client_access_log(&self, client_id: &str, limit: i64) -> Result<Vec<AuditRow>> {
         read!(self, |c| Ok(sqlx::query_as::<_, AuditRow>(sqlx::AssertSqlSafe(
             format!(
                 "SELECT seq, at, actor_id, actor_name, role, site_id, action, subject_type, \
              subject_id, request_id, prev_hash, hash FROM audit_events \
              WHERE (subject_id = $1 AND subject_type IN ({CLIENT_SUBJECTS})) \
-             OR (subject_type = 'visit' AND subject_id IN (SELECT id FROM visits WHERE client_id = $1)) \
+             OR (subject_type = 'visit' AND action = 'read' \
+                 AND subject_id IN (SELECT id FROM visits WHERE client_id = $1)) \
              ORDER BY seq DESC LIMIT $2"
             )
         ))

@@ -148,6 +148,11 @@ async fn the_visit_page_records_services_with_staff_and_bbv_results_dcr_practice
             .any(|a| a["subject"] == "visit" && a["who"] == "demo-nurse" && a["action"] == "read"),
         "{log:?}"
     );
+    // The check-in itself is a record in the timeline, not an access.
+    assert!(
+        !log.iter().any(|a| a["subject"] == "visit" && a["action"] == "create"),
+        "{log:?}"
+    );
     let (e, _) = s.login("demo-evaluator").await;
     assert_eq!(e.get(&page).send().await.unwrap().status(), 403);
     s.stop().await;
